@@ -1,0 +1,36 @@
+import { invalidParameterMessage } from './is';
+
+/** A deploy-time setting is wrong: the function cannot start, so nothing is processed until it is fixed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Typed reads of environment variables, each failing with the variable's name
+ * and what is allowed. Pure: the function's config.ts passes `process.env`.
+ */
+export const envReader = (env: Env) => {
+  const fail = (name: string, expected: string, actual: unknown): never => {
+    throw new ConfigError(`Environment variable ${invalidParameterMessage(name, expected, actual)}`);
+  };
+  return {
+    string(name: string, fallback?: string): string {
+      const value = env[name];
+      if (value !== undefined) return value;
+      if (fallback !== undefined) return fallback;
+      return fail(name, 'a value (it is required)', 'nothing');
+    },
+    integer(name: string, min: number, max: number, fallback?: number): number {
+      const raw = env[name];
+      if (raw === undefined || raw === '') {
+        if (fallback !== undefined) return fallback;
+        return fail(name, `integer between ${min} and ${max} (it is required)`, 'nothing');
+      }
+      const value = Number(raw);
+      if (!/^\d+$/.test(raw.trim()) || value < min || value > max) fail(name, `integer between ${min} and ${max}`, raw);
+      return value;
+    },
+  };
+};

@@ -1,0 +1,30 @@
+import { ConfigError, envReader } from '../core/env';
+import { adapterFor } from '../core/models';
+
+/** Everything generate reads from its environment, checked once at cold start. */
+export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
+  const vars = envReader(env);
+  const modelId = vars.string('MODEL_ID');
+  let adapter;
+  try {
+    adapter = adapterFor(modelId);
+  } catch (error) {
+    throw new ConfigError(`Environment variable ${(error as Error).message}`);
+  }
+  return Object.freeze({
+    outputBucket: vars.string('OUTPUT_BUCKET'),
+    modelId,
+    adapter,
+    /**
+     * Per-attempt HTTP timeout for InvokeModel; below the function timeout so a
+     * hung call fails inside the invocation and can be retried.
+     * @default 120000
+     */
+    requestTimeoutMs: vars.integer('REQUEST_TIMEOUT_MS', 1000, 900_000, 120_000),
+    /** Model calls in flight at once for one job (count > 1 on one-image models). @default 2 */
+    callConcurrency: vars.integer('CALL_CONCURRENCY', 1, 5, 2),
+  });
+};
+
+export type GenerateConfig = ReturnType<typeof readGenerateConfig>;
+export { ConfigError };

@@ -1,0 +1,139 @@
+import type { Context, S3Event } from 'aws-lambda';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { createBedrock } from '../aws/bedrock';
+import { readObject, s3, writeJson, writeObject } from '../aws/s3';
+import { mapLimit } from '../core/concurrency';
+import { PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import { decodeS3Event } from '../core/event';
+import { JOB_FILE, parseJob, stagingKeys, type Job, type ReadyJob } from '../core/job';
+import { buildManifest, type CallRecord, type GenerationResult } from '../core/manifest';
+import { classifyInvokeFailure } from '../core/models/bedrock-errors';
+import { ConditioningInput } from '../core/models/adapter';
+import { outputKeys } from '../core/naming';
+import { seedFor } from '../core/seed';
+import { readGenerateConfig } from './config';
+
+const config = readGenerateConfig(process.env);
+const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs });
+
+/** Time kept back at the end of an invocation to write the outcome. */
+const WRITE_MARGIN_MS = 10_000;
+
+const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void => {
+  console[level](JSON.stringify({ level, function: 'generate', message, ...fields }));
+};
+
+const generateImages = async (job: ReadyJob, stagingBucket: string, deadline: AbortSignal | undefined): Promise<GenerationResult> => {
+  const started = performance.now();
+  if (job.modelId !== config.modelId) {
+    throw new PipelineError(
+      'MODEL_UNAVAILABLE',
+      `The job was prepared for ${job.modelId} but generate is configured for ${config.modelId}; upload the picture again`,
+    );
+  }
+  const { adapter } = config;
+  const staged = stagingKeys(job.jobId);
+  const imageKey = adapter.conditioningInput === ConditioningInput.EDGES ? staged.edges : staged.conditioning;
+  const image = await readObject(stagingBucket, imageKey);
+  if (!image) throw new PipelineError('INVALID_JOB', `Staging picture ${imageKey} changed while the job ran`);
+  const read = performance.now();
+
+  const seeds = Array.from({ length: job.parameters.count }, (_, i) => seedFor(job.jobId, i, adapter.limits.seedMax, job.parameters.seed));
+  const calls = adapter.calls(job.parameters, job.conditioning.size, image.bytes, seeds);
+  const records: CallRecord[] = [];
+  const answers = await mapLimit(calls, config.callConcurrency, async (call) => {
+    const callStarted = performance.now();
+    let body: unknown;
+    try {
+      body = await bedrock.invoke(config.modelId, call.body, deadline);
+    } catch (error) {
+      throw classifyInvokeFailure(error as Error, config.modelId);
+    }
+    const generated = adapter.parseResponse(body, call);
+    records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
+    return { call, generated };
+  });
+  const invoked = performance.now();
+
+  const keys = outputKeys(job.source.key);
+  const images = answers.flatMap((answer) => answer.generated.images);
+  const imageKeys = images.map((_, i) => keys.image(i + 1));
+  await Promise.all(images.map((bytes, i) => writeObject(config.outputBucket, imageKeys[i]!, bytes, 'image/png')));
+  return {
+    modelId: config.modelId,
+    family: adapter.family,
+    seeds: answers.flatMap((answer) => answer.generated.seeds ?? Array.from({ length: answer.generated.images.length }, () => answer.call.seed)),
+    imageKeys,
+    calls: records,
+    timings: {
+      readMs: Math.round(read - started),
+      modelMs: Math.round(invoked - read),
+      writeMs: Math.round(performance.now() - invoked),
+    },
+  };
+};
+
+const finish = async (job: Job, stagingBucket: string, result: GenerationResult | undefined, failure: FailureReport | undefined): Promise<void> => {
+  const keys = outputKeys(job.source.key);
+  if (failure) {
+    await writeJson(config.outputBucket, keys.error, { ...failure, source: job.source, jobId: job.jobId, at: new Date().toISOString() });
+  } else {
+    // A stale report from an earlier upload of the same name would contradict this result.
+    await s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key: keys.error }));
+  }
+  if (job.status === 'ready' && !failure) {
+    const edges = await readObject(stagingBucket, stagingKeys(job.jobId).edges);
+    if (edges) await writeObject(config.outputBucket, keys.edges, edges.bytes, 'image/png');
+  }
+  // Last: the manifest is the sign that the outcome is complete.
+  await writeJson(config.outputBucket, keys.manifest, buildManifest(job, result, failure, new Date()));
+};
+
+const runJob = async (job: Job, stagingBucket: string, deadline: AbortSignal | undefined): Promise<void> => {
+  if (job.status === 'rejected') {
+    await finish(job, stagingBucket, undefined, job.failure);
+    log('warn', 'upload rejected by prepare', { jobId: job.jobId, key: job.source.key, ...job.failure });
+    return;
+  }
+  try {
+    const result = await generateImages(job, stagingBucket, deadline);
+    await finish(job, stagingBucket, result, undefined);
+    log('info', 'job done', { jobId: job.jobId, key: job.source.key, images: result.imageKeys.length, timings: result.timings });
+  } catch (error) {
+    if (!(error instanceof PipelineError) || !error.permanent) {
+      log('error', 'transient failure, leaving it to Lambda to retry', { jobId: job.jobId, error: String(error) });
+      throw error;
+    }
+    await finish(job, stagingBucket, undefined, toFailureReport(error));
+    log('warn', 'job failed', { jobId: job.jobId, key: job.source.key, reason: error.reason, message: error.message });
+  }
+};
+
+export const handler = async (event: S3Event, context?: Context): Promise<{ jobs: string[] }> => {
+  const deadline = context?.getRemainingTimeInMillis
+    ? AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - WRITE_MARGIN_MS))
+    : undefined;
+  const { objects, skipped } = decodeS3Event(event);
+  for (const record of skipped) log('info', 'skipped record', { ...record });
+  const done: string[] = [];
+  for (const object of objects) {
+    if (!object.key.endsWith(`/${JOB_FILE}`)) {
+      log('warn', 'not a job file; check the staging notification filter', { key: object.key });
+      continue;
+    }
+    let job: Job;
+    try {
+      const file = await readObject(object.bucket, object.key);
+      if (!file) continue;
+      job = parseJob(new TextDecoder().decode(file.bytes));
+    } catch (error) {
+      if (!(error instanceof PipelineError)) throw error;
+      // Without a valid job there is no source key to report under; the log is the only place.
+      log('error', 'unreadable job file', { key: object.key, error: String(error) });
+      continue;
+    }
+    await runJob(job, object.bucket, deadline);
+    done.push(job.jobId);
+  }
+  return { jobs: done };
+};

@@ -1,0 +1,46 @@
+import { ConfigError, envReader } from '../core/env';
+import { adapterFor } from '../core/models';
+import { parseParameters, type RawParameters } from '../core/params';
+
+/**
+ * Everything prepare reads from its environment, checked once at cold start:
+ * a wrong setting fails every invocation with the variable's name instead of
+ * failing uploads one by one.
+ */
+const read = (env: NodeJS.ProcessEnv) => {
+  const vars = envReader(env);
+  const modelId = vars.string('MODEL_ID');
+  let adapter;
+  try {
+    adapter = adapterFor(modelId);
+  } catch (error) {
+    throw new ConfigError(`Environment variable ${(error as Error).message}`);
+  }
+  const defaults: RawParameters = {
+    prompt: vars.string('DEFAULT_PROMPT', ''),
+    'negative-prompt': vars.string('DEFAULT_NEGATIVE_PROMPT', ''),
+    'control-mode': vars.string('DEFAULT_CONTROL_MODE', 'CANNY_EDGE'),
+    'control-strength': vars.string('DEFAULT_CONTROL_STRENGTH', '0.7'),
+    count: vars.string('DEFAULT_COUNT', '1'),
+    quality: vars.string('DEFAULT_QUALITY', 'standard'),
+  };
+  try {
+    // A placeholder prompt: an empty default prompt is allowed (then every upload must carry one).
+    parseParameters({}, { ...defaults, prompt: defaults.prompt || 'placeholder' }, adapter.limits);
+  } catch (error) {
+    throw new ConfigError(`Environment variable DEFAULT_*: ${(error as Error).message}`);
+  }
+  return Object.freeze({
+    stagingBucket: vars.string('STAGING_BUCKET'),
+    modelId,
+    adapter,
+    defaults: Object.freeze(defaults),
+    /** @default 52428800 (50 MiB) */
+    maxInputBytes: vars.integer('MAX_INPUT_BYTES', 1, 500 * 1024 * 1024, 50 * 1024 * 1024),
+    /** Decompression-bomb guard passed to sharp's limitInputPixels. @default 60000000 */
+    maxInputPixels: vars.integer('MAX_INPUT_PIXELS', 1, 268_402_689, 60_000_000),
+  });
+};
+
+export type PrepareConfig = ReturnType<typeof read>;
+export const readPrepareConfig = read;

@@ -1,0 +1,93 @@
+import sharp, { type OutputInfo } from 'sharp';
+import { edgeMask, toGrey } from '../core/edge-mask';
+import { PipelineError } from '../core/errors';
+import type { AllowedFormat } from '../core/format';
+import { planCover, type Size, type SizingPlan } from '../core/sizing';
+
+// Only the allowlisted decoders may run, whatever the bytes claim to be:
+// a second fence behind the magic-byte check in core/format.ts.
+sharp.block({ operation: ['VipsForeignLoad'] });
+sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
+// A Lambda container handles one picture at a time; libvips' operation cache only holds memory.
+sharp.cache(false);
+
+export interface PreparedPicture {
+  readonly sourceSize: Size;
+  readonly plan: SizingPlan;
+  /** The sized photo, 8-bit sRGB PNG. */
+  readonly conditioning: Buffer;
+  /** White edges on black, 8-bit single-channel PNG. */
+  readonly edges: Buffer;
+  readonly edgeThresholds: { readonly low: number; readonly high: number };
+  readonly edgeDensity: number;
+  readonly timings: { readonly decodeMs: number; readonly edgesMs: number; readonly encodeMs: number };
+}
+
+export interface PictureOptions {
+  readonly format: AllowedFormat;
+  readonly maxInputPixels: number;
+  readonly targetSize: (source: Size) => Size;
+  /** Names the upload in error messages. */
+  readonly objectName: string;
+}
+
+const describeDecodeError = (error: unknown, objectName: string, format: string): PipelineError => {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/pixel limit/i.test(text)) {
+    return new PipelineError('IMAGE_DIMENSIONS', `${objectName} has more pixels than the configured limit: ${text}`, { cause: error });
+  }
+  return new PipelineError('UNREADABLE_IMAGE', `${objectName} could not be decoded as ${format}: ${text}`, { cause: error });
+};
+
+/**
+ * Decodes, orients, sizes and normalises the upload, then draws its edge mask.
+ * The resize comes before the crop so libjpeg's shrink-on-load decodes a big
+ * JPEG at a fraction of its size.
+ */
+export const preparePicture = async (bytes: Uint8Array, options: PictureOptions): Promise<PreparedPicture> => {
+  const started = performance.now();
+  const input = { limitInputPixels: options.maxInputPixels, failOn: 'error' as const, autoOrient: true };
+  let plan: SizingPlan;
+  let sourceSize: Size;
+  let pixels: { data: Buffer; info: OutputInfo };
+  try {
+    const metadata = await sharp(bytes, input).metadata();
+    sourceSize = metadata.autoOrient;
+    plan = planCover(sourceSize, options.targetSize(sourceSize));
+    pixels = await sharp(bytes, input)
+      .resize(plan.resize.width, plan.resize.height, { fit: 'fill' })
+      .extract(plan.extract)
+      // Transparent areas become white paper, not black: black would draw edges around them.
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    if (error instanceof PipelineError) throw error;
+    throw describeDecodeError(error, options.objectName, options.format);
+  }
+  const { width, height, channels } = pixels.info;
+  const decoded = performance.now();
+
+  const mask = edgeMask(toGrey(pixels.data, width, height, channels));
+  const masked = performance.now();
+
+  const [conditioning, edges] = await Promise.all([
+    sharp(pixels.data, { raw: { width, height, channels } }).png().toBuffer(),
+    sharp(mask.data, { raw: { width, height, channels: 1 } }).png().toBuffer(),
+  ]);
+  const encoded = performance.now();
+  return {
+    sourceSize,
+    plan,
+    conditioning,
+    edges,
+    edgeThresholds: { low: mask.low, high: mask.high },
+    edgeDensity: mask.density,
+    timings: {
+      decodeMs: Math.round(decoded - started),
+      edgesMs: Math.round(masked - decoded),
+      encodeMs: Math.round(encoded - masked),
+    },
+  };
+};

@@ -1,0 +1,229 @@
+/**
+ * Runs function bundles the way Lambda runs them for S3 notifications:
+ * asynchronous invocations, a pool of execution environments (child
+ * processes) up to the function's concurrency, the configured timeout (the
+ * environment is killed and replaced), the memory size (an invocation whose
+ * peak RSS exceeds it fails as out-of-memory), and the async retry policy —
+ * after the last retry the event goes to a local dead-letter file.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { FunctionWiring } from './wiring';
+
+export interface InvocationOutcome {
+  readonly functionId: string;
+  readonly requestId: string;
+  readonly attempt: number;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: { name: string; message: string; stack?: string };
+  readonly durationMs: number;
+  readonly maxRssMb: number;
+}
+
+export interface HostOptions {
+  /** Folder of the bundle (index.js). */
+  readonly bundleDir: string;
+  readonly workerPath: string;
+  /** Variables every environment gets on top of the function's own (region, credentials, endpoints). */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  /** Where function logs go, as CloudWatch would keep them. */
+  readonly logFile: string;
+  /** Where events land after the last failed attempt. */
+  readonly deadLetterFile: string;
+  /** Pool size when the function has no reserved concurrency. @default 4 */
+  readonly defaultConcurrency?: number;
+  /** Delay before retry n (1-based); Lambda waits about a minute, then two. @default n => 500 * n */
+  readonly retryDelayMs?: (attempt: number) => number;
+}
+
+interface Environment {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  busy: boolean;
+}
+
+interface Pending {
+  readonly event: unknown;
+  readonly attempt: number;
+  readonly requestId: string;
+}
+
+export class LocalFunction {
+  readonly outcomes: InvocationOutcome[] = [];
+  private readonly environments: Environment[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly listeners: ((outcome: InvocationOutcome) => void)[] = [];
+  private readonly log: WriteStream;
+  private running = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  private nextId = 1;
+
+  constructor(
+    readonly wiring: FunctionWiring,
+    private readonly options: HostOptions,
+  ) {
+    mkdirSync(dirname(options.logFile), { recursive: true });
+    this.log = createWriteStream(options.logFile, { flags: 'a' });
+  }
+
+  get concurrency(): number {
+    return this.wiring.reservedConcurrency ?? this.options.defaultConcurrency ?? 4;
+  }
+
+  /** Like an S3 notification: queued, answered later, retried on failure. */
+  invokeAsync(event: unknown): void {
+    this.queue.push({ event, attempt: 1, requestId: randomUUID() });
+    this.pump();
+  }
+
+  onOutcome(listener: (outcome: InvocationOutcome) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves when nothing is queued, running or waiting for a retry. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const environment of this.environments) environment.child.kill('SIGKILL');
+    this.environments.length = 0;
+    await new Promise<void>((resolve) => this.log.end(resolve));
+  }
+
+  isIdle(): boolean {
+    return this.queue.length === 0 && this.running === 0 && this.timers.size === 0;
+  }
+
+  private settle(): void {
+    if (!this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private spawn(): Environment {
+    const env = {
+      ...this.options.baseEnv,
+      ...this.wiring.environment,
+      LAMBDA_TASK_ROOT: this.options.bundleDir,
+      _HANDLER: this.wiring.handler,
+      AWS_LAMBDA_FUNCTION_NAME: this.wiring.id,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.wiring.memoryMb),
+      PATH: process.env.PATH ?? '',
+    };
+    const child = fork(this.options.workerPath, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`environment exited during start with code ${code}`)));
+    });
+    const environment: Environment = { child, ready, busy: false };
+    child.on('exit', () => {
+      const index = this.environments.indexOf(environment);
+      if (index >= 0) this.environments.splice(index, 1);
+    });
+    this.environments.push(environment);
+    return environment;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    while (this.queue.length > 0 && this.running < this.concurrency) {
+      const pending = this.queue.shift()!;
+      const environment = this.environments.find((e) => !e.busy) ?? this.spawn();
+      environment.busy = true;
+      this.running++;
+      void this.run(environment, pending).then((outcome) => this.complete(environment, pending, outcome));
+    }
+    this.settle();
+  }
+
+  private async run(environment: Environment, pending: Pending): Promise<InvocationOutcome> {
+    const started = Date.now();
+    const timeoutMs = this.wiring.timeoutS * 1000;
+    const base = { functionId: this.wiring.id, requestId: pending.requestId, attempt: pending.attempt };
+    try {
+      await environment.ready;
+    } catch (error) {
+      return { ...base, ok: false, error: { name: 'Runtime.InitError', message: String(error) }, durationMs: Date.now() - started, maxRssMb: 0 };
+    }
+    const id = this.nextId++;
+    return new Promise<InvocationOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        // Lambda freezes and discards an environment that ran out of time.
+        environment.child.kill('SIGKILL');
+        resolve({ ...base, ok: false, error: { name: 'Sandbox.Timedout', message: `Task timed out after ${this.wiring.timeoutS}.00 seconds` }, durationMs: Date.now() - started, maxRssMb: 0 });
+      }, timeoutMs);
+      const onMessage = (message: { id?: number; ok: boolean; result?: unknown; error?: InvocationOutcome['error']; maxRssMb: number }): void => {
+        if (message.id !== id) return;
+        cleanup();
+        const outOfMemory = message.maxRssMb > this.wiring.memoryMb;
+        if (outOfMemory) environment.child.kill('SIGKILL');
+        resolve({
+          ...base,
+          ok: message.ok && !outOfMemory,
+          ...(message.ok ? { result: message.result } : {}),
+          ...(outOfMemory
+            ? { error: { name: 'Runtime.OutOfMemory', message: `Max memory used ${message.maxRssMb} MB exceeds ${this.wiring.memoryMb} MB` } }
+            : message.error
+              ? { error: message.error }
+              : {}),
+          durationMs: Date.now() - started,
+          maxRssMb: message.maxRssMb,
+        });
+      };
+      const onExit = (code: number | null): void => {
+        cleanup();
+        resolve({ ...base, ok: false, error: { name: 'Runtime.ExitError', message: `environment exited with ${code}` }, durationMs: Date.now() - started, maxRssMb: 0 });
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        environment.child.off('message', onMessage);
+        environment.child.off('exit', onExit);
+      };
+      environment.child.on('message', onMessage);
+      environment.child.once('exit', onExit);
+      environment.child.send({ id, event: pending.event, timeoutMs, requestId: pending.requestId });
+    });
+  }
+
+  private complete(environment: Environment, pending: Pending, outcome: InvocationOutcome): void {
+    environment.busy = false;
+    this.running--;
+    this.outcomes.push(outcome);
+    const line = { at: new Date().toISOString(), ...outcome };
+    this.log.write(`${JSON.stringify({ type: 'REPORT', ...line, result: undefined })}\n`);
+    for (const listener of this.listeners) listener(outcome);
+    if (!outcome.ok) {
+      if (pending.attempt <= this.wiring.maximumRetryAttempts) {
+        const delay = (this.options.retryDelayMs ?? ((n: number) => 500 * n))(pending.attempt);
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.queue.push({ ...pending, attempt: pending.attempt + 1 });
+          this.pump();
+        }, delay);
+        this.timers.add(timer);
+      } else {
+        mkdirSync(dirname(this.options.deadLetterFile), { recursive: true });
+        appendFileSync(
+          this.options.deadLetterFile,
+          `${JSON.stringify({ at: new Date().toISOString(), functionId: this.wiring.id, requestId: pending.requestId, attempts: pending.attempt, error: outcome.error, event: pending.event })}\n`,
+        );
+      }
+    }
+    this.pump();
+  }
+}
+
+export const localFunction = (wiring: FunctionWiring, options: HostOptions): LocalFunction => new LocalFunction(wiring, options);
+export const defaultWorkerPath = (root: string): string => join(root, 'dist', 'local', 'lambda-worker.cjs');

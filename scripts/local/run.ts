@@ -1,0 +1,127 @@
+/**
+ * `npm start`: runs the whole pipeline on this machine and pushes one photo
+ * through it.
+ *
+ *   npm start [-- <photo>] [--prompt "..."] [--model <id>] [--metadata key=value ...] [--watch]
+ *
+ * Results land in out/<name>/. With --watch the pipeline keeps running and
+ * prints an `aws s3 cp` line for uploads with the real AWS CLI.
+ */
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeS3EventKey } from '../../functions/core/event';
+import { JOB_FILE } from '../../functions/core/job';
+import { ROOT } from '../build-functions';
+import { startLocalPipeline, type LocalPipeline } from './pipeline';
+
+// The runner runs on the machine's Node 20; the functions run on nodejs22.x in Lambda.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const DEFAULT_PHOTO = join(ROOT, 'assets', 'original.jpg');
+const DEFAULT_PROMPT = 'a tiger as a hand drawn sketch';
+
+/** S3 hands non-ASCII metadata back as an RFC 2047 encoded word; send it that way so header values stay ASCII. */
+const metadataValue = (value: string): string => (/^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`);
+
+const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+const report = async (pipeline: LocalPipeline, key: string, outDir: string, timeoutMs: number): Promise<boolean> => {
+  const outcome = await pipeline.waitForOutcome(key, timeoutMs);
+  const written = await pipeline.download(key, outDir);
+  const show = (path: string): string => relative(process.cwd(), path) || path;
+  const manifestPath = written.find((p) => p.endsWith('/manifest.json'));
+  if (outcome.error) {
+    console.log(`✗ ${key}: ${outcome.error.reason}: ${outcome.error.message}`);
+    for (const path of written) console.log(`  ${show(path)}`);
+    return false;
+  }
+  console.log(`✓ ${key} → ${outcome.manifest.outputs.images.length} image(s) from ${outcome.manifest.model.id}${pipeline.standIn ? ' (local Bedrock stand-in: no model was called)' : ''}`);
+  for (const path of written.filter((p) => /\/\d+\.png$/.test(p))) console.log(`  image:    ${show(path)}`);
+  const edges = written.find((p) => p.endsWith('/edges.png'));
+  if (edges) console.log(`  edges:    ${show(edges)}`);
+  if (manifestPath) console.log(`  manifest: ${show(manifestPath)}`);
+  return true;
+};
+
+const main = async (): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      prompt: { type: 'string' },
+      model: { type: 'string' },
+      metadata: { type: 'string', multiple: true },
+      watch: { type: 'boolean', default: false },
+      'answer-retired': { type: 'boolean', default: true },
+      out: { type: 'string', default: join(ROOT, 'out') },
+      timeout: { type: 'string', default: '120' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR]');
+    return 0;
+  }
+  const started = performance.now();
+  const outDir = resolve(values.out);
+  const pipeline = await startLocalPipeline({
+    root: ROOT,
+    workDir: join(outDir, '.local'),
+    variables: values.model ? { model_id: values.model } : {},
+    standIn: { answerRetiredModels: values['answer-retired'] },
+  });
+  const stop = async (): Promise<void> => {
+    await pipeline.close();
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  console.log(`local S3:      ${pipeline.s3.endpoint} (buckets ${Object.values(pipeline.buckets).join(', ')})`);
+  console.log(`local Bedrock: ${pipeline.bedrockEndpoint}${pipeline.standIn ? ' (stand-in)' : ''}; model ${pipeline.wiring.functions.generate?.environment.MODEL_ID}`);
+  console.log(`function logs: ${relative(process.cwd(), join(outDir, '.local', 'logs'))}/`);
+
+  const timeoutMs = Number(values.timeout) * 1000;
+  if (values.watch) {
+    const env = Object.entries(pipeline.cliEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+    console.log('\nWatching. Upload with the AWS CLI, e.g.:');
+    console.log(`  ${env} aws --endpoint-url ${pipeline.s3.endpoint} s3 cp ${shellQuote(positionals[0] ?? DEFAULT_PHOTO)} s3://${pipeline.buckets.input}/ --metadata ${shellQuote(`prompt=${values.prompt ?? DEFAULT_PROMPT}`)}`);
+    console.log('Ctrl-C stops.\n');
+    pipeline.s3.onObjectCreated((record) => {
+      if (record.s3.bucket.name !== pipeline.buckets.staging) return;
+      const key = decodeS3EventKey(record.s3.object.key);
+      if (!key.endsWith(`/${JOB_FILE}`)) return;
+      void pipeline.client
+        .send(new GetObjectCommand({ Bucket: pipeline.buckets.staging, Key: key }))
+        .then(async (object) => JSON.parse(await object.Body!.transformToString()))
+        .then((job) => report(pipeline, job.source.key, outDir, timeoutMs))
+        .catch((error: unknown) => console.error(`! ${String(error)}`));
+    });
+    await new Promise(() => undefined);
+  }
+
+  const photo = resolve(positionals[0] ?? DEFAULT_PHOTO);
+  const metadata: Record<string, string> = { prompt: metadataValue(values.prompt ?? DEFAULT_PROMPT) };
+  for (const pair of values.metadata ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--metadata expects key=value but received ${JSON.stringify(pair)}`);
+    metadata[pair.slice(0, at).toLowerCase()] = metadataValue(pair.slice(at + 1));
+  }
+  const key = basename(photo);
+  await pipeline.upload(key, await readFile(photo), metadata);
+  console.log(`uploaded ${relative(process.cwd(), photo)} as s3://${pipeline.buckets.input}/${key}`);
+  let ok = false;
+  try {
+    ok = await report(pipeline, key, outDir, timeoutMs);
+  } finally {
+    await stop();
+  }
+  console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return ok ? 0 : 1;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
