@@ -13,20 +13,20 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export const envReader = (env: Env) => {
   const fail = (name: string, expected: string, actual: unknown): never => {
-    throw new ConfigError(`Environment variable ${invalidParameterMessage(name, expected, actual)}`);
+    throw new ConfigError(invalidParameterMessage(`environment variable ${name}`, expected, actual));
   };
   return {
     string(name: string, fallback?: string): string {
       const value = env[name];
       if (value !== undefined) return value;
       if (fallback !== undefined) return fallback;
-      return fail(name, 'a value (it is required)', 'nothing');
+      return fail(name, 'a value (it is required)', undefined);
     },
     integer(name: string, min: number, max: number, fallback?: number): number {
       const raw = env[name];
       if (raw === undefined || raw === '') {
         if (fallback !== undefined) return fallback;
-        return fail(name, `integer between ${min} and ${max} (it is required)`, 'nothing');
+        return fail(name, `integer between ${min} and ${max} (it is required)`, undefined);
       }
       const value = Number(raw);
       if (!/^\d+$/.test(raw.trim()) || value < min || value > max) fail(name, `integer between ${min} and ${max}`, raw);

@@ -28,7 +28,7 @@ export const sniffFormat = (bytes: Uint8Array): string | undefined => {
   }
   if (startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50])) return 'jp2';
   if (startsWith(bytes, [0x42, 0x4d])) return 'bmp';
-  const head = ascii(bytes, 0, 512).replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  const head = ascii(bytes, 0, 512).replace(/^\u00EF\u00BB\u00BF/, '').trimStart().toLowerCase();
   if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'))) return 'svg';
   if (head.startsWith('<!doctype html') || head.startsWith('<html')) return 'html';
   if (head.startsWith('<')) return 'xml';

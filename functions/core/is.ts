@@ -17,6 +17,7 @@ export const plainObject = (value: unknown): value is Record<string, unknown> =>
 
 /** One wording for every complaint: "Expected X for Y but received Z". */
 export const invalidParameterMessage = (name: string, expected: string, actual: unknown): string => {
+  if (actual === undefined) return `Expected ${expected} for ${name} but received nothing`;
   const shown = typeof actual === 'string' ? JSON.stringify(actual.length > 80 ? `${actual.slice(0, 77)}...` : actual) : String(actual);
   return `Expected ${expected} for ${name} but received ${shown}`;
 };

@@ -71,9 +71,11 @@ export const parseParameters = (
   defaults: RawParameters,
   limits: ParameterLimits,
 ): ParsedParameters => {
+  // S3 lower-cases metadata names; other writers may not.
+  const byName = Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value]));
   const ignoredMetadata = Object.keys(metadata).filter((key) => !inArray(key.toLowerCase(), PARAMETER_NAMES));
   const lookup = (name: ParameterName): { value: string | undefined; from: string } => {
-    const fromMetadata = metadata[name] ?? metadata[name.toLowerCase()];
+    const fromMetadata = byName[name];
     if (fromMetadata !== undefined) return { value: decodeRfc2047(fromMetadata), from: `metadata ${name}` };
     const fallback = defaults[name] ?? (FALLBACKS as RawParameters)[name];
     return { value: fallback === '' ? undefined : fallback, from: `default ${name}` };
@@ -85,7 +87,7 @@ export const parseParameters = (
   const prompt = lookup('prompt');
   const promptText = prompt.value?.trim() ?? '';
   if (promptText.length === 0) {
-    fail('prompt', `a text of 1 to ${limits.promptMaxLength} characters (set S3 metadata "prompt" or a default prompt)`, prompt.value ?? 'nothing');
+    fail('prompt', `a text of 1 to ${limits.promptMaxLength} characters (set S3 metadata "prompt" or a default prompt)`, prompt.value);
   }
   if (promptText.length > limits.promptMaxLength) {
     fail(prompt.from, `at most ${limits.promptMaxLength} characters`, `${promptText.length} characters`);

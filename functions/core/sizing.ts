@@ -26,6 +26,12 @@ export interface SizingPlan {
 
 /** Smallest side worth sending to a model; also refuses slivers like 20000×10. */
 export const MIN_SOURCE_SIDE = 64;
+/**
+ * Widest (or tallest) source accepted. The models take at most about 2.5:1, so
+ * an 8:1 panorama already loses two thirds of its width; beyond that the
+ * result would show a sliver of what the user uploaded.
+ */
+export const MAX_SOURCE_ASPECT = 8;
 
 const ratioDistance = (a: Size, b: Size): number => Math.abs(Math.log(a.width / a.height) - Math.log(b.width / b.height));
 
@@ -87,6 +93,13 @@ export const planCover = (source: Size, target: Size): SizingPlan => {
     throw new PipelineError(
       'IMAGE_DIMENSIONS',
       `Expected each side at least ${MIN_SOURCE_SIDE} px but received ${source.width}×${source.height}`,
+    );
+  }
+  const aspect = Math.max(source.width / source.height, source.height / source.width);
+  if (aspect > MAX_SOURCE_ASPECT) {
+    throw new PipelineError(
+      'IMAGE_DIMENSIONS',
+      `Expected an aspect ratio between 1:${MAX_SOURCE_ASPECT} and ${MAX_SOURCE_ASPECT}:1 but received ${source.width}×${source.height}`,
     );
   }
   const scale = Math.max(target.width / source.width, target.height / source.height);

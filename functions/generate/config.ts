@@ -9,7 +9,7 @@ export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
   try {
     adapter = adapterFor(modelId);
   } catch (error) {
-    throw new ConfigError(`Environment variable ${(error as Error).message}`);
+    throw new ConfigError((error as Error).message);
   }
   return Object.freeze({
     outputBucket: vars.string('OUTPUT_BUCKET'),

@@ -81,7 +81,8 @@ const finish = async (job: Job, stagingBucket: string, result: GenerationResult 
     // A stale report from an earlier upload of the same name would contradict this result.
     await s3.send(new DeleteObjectCommand({ Bucket: config.outputBucket, Key: keys.error }));
   }
-  if (job.status === 'ready' && !failure) {
+  // The edge mask helps explain a failure too (say, a content-filter block), so it is kept for every prepared job.
+  if (job.status === 'ready') {
     const edges = await readObject(stagingBucket, stagingKeys(job.jobId).edges);
     if (edges) await writeObject(config.outputBucket, keys.edges, edges.bytes, 'image/png');
   }

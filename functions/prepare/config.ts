@@ -14,7 +14,7 @@ const read = (env: NodeJS.ProcessEnv) => {
   try {
     adapter = adapterFor(modelId);
   } catch (error) {
-    throw new ConfigError(`Environment variable ${(error as Error).message}`);
+    throw new ConfigError((error as Error).message);
   }
   const defaults: RawParameters = {
     prompt: vars.string('DEFAULT_PROMPT', ''),
@@ -28,7 +28,7 @@ const read = (env: NodeJS.ProcessEnv) => {
     // A placeholder prompt: an empty default prompt is allowed (then every upload must carry one).
     parseParameters({}, { ...defaults, prompt: defaults.prompt || 'placeholder' }, adapter.limits);
   } catch (error) {
-    throw new ConfigError(`Environment variable DEFAULT_*: ${(error as Error).message}`);
+    throw new ConfigError(`A DEFAULT_* environment variable is invalid: ${(error as Error).message}`);
   }
   return Object.freeze({
     stagingBucket: vars.string('STAGING_BUCKET'),

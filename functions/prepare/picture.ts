@@ -74,7 +74,8 @@ export const preparePicture = async (bytes: Uint8Array, options: PictureOptions)
 
   const [conditioning, edges] = await Promise.all([
     sharp(pixels.data, { raw: { width, height, channels } }).png().toBuffer(),
-    sharp(mask.data, { raw: { width, height, channels: 1 } }).png().toBuffer(),
+    // Without b-w, sharp widens one-band raw input to sRGB on output.
+    sharp(mask.data, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
   ]);
   const encoded = performance.now();
   return {

@@ -49,6 +49,8 @@ interface Pending {
   readonly event: unknown;
   readonly attempt: number;
   readonly requestId: string;
+  /** Set for synchronous invocations: they are answered, not retried. */
+  readonly sync?: (outcome: InvocationOutcome) => void;
 }
 
 export class LocalFunction {
@@ -79,6 +81,14 @@ export class LocalFunction {
   invokeAsync(event: unknown): void {
     this.queue.push({ event, attempt: 1, requestId: randomUUID() });
     this.pump();
+  }
+
+  /** Like `aws lambda invoke` (RequestResponse): one attempt, no retry, the outcome returned. */
+  invoke(event: unknown): Promise<InvocationOutcome> {
+    return new Promise((resolve) => {
+      this.queue.push({ event, attempt: 1, requestId: randomUUID(), sync: resolve });
+      this.pump();
+    });
   }
 
   onOutcome(listener: (outcome: InvocationOutcome) => void): void {
@@ -204,7 +214,9 @@ export class LocalFunction {
     const line = { at: new Date().toISOString(), ...outcome };
     this.log.write(`${JSON.stringify({ type: 'REPORT', ...line, result: undefined })}\n`);
     for (const listener of this.listeners) listener(outcome);
-    if (!outcome.ok) {
+    if (pending.sync) {
+      pending.sync(outcome);
+    } else if (!outcome.ok) {
       if (pending.attempt <= this.wiring.maximumRetryAttempts) {
         const delay = (this.options.retryDelayMs ?? ((n: number) => 500 * n))(pending.attempt);
         const timer = setTimeout(() => {

@@ -11,7 +11,7 @@ export const adapterFor = (modelId: string): ModelAdapter => {
   const model = findModel(modelId);
   const adapter = model && ADAPTERS[model.family];
   if (!adapter) {
-    throw new RangeError(`Expected one of: ${MODELS.filter((m) => ADAPTERS[m.family]).map((m) => m.id).join(', ')} for MODEL_ID but received ${JSON.stringify(modelId)}`);
+    throw new RangeError(`Expected one of: ${MODELS.filter((m) => ADAPTERS[m.family]).map((m) => m.id).join(', ')} for environment variable MODEL_ID but received ${JSON.stringify(modelId)}`);
   }
   return adapter;
 };

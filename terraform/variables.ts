@@ -1,0 +1,212 @@
+import { TerraformVariable } from 'cdktf';
+import type { Construct } from 'constructs';
+import { MODELS } from '../functions/core/models/catalogue.js';
+import type { SynthConfig } from './synth-config.js';
+
+/** Control modes the deploy-time default may take (the Bedrock control-image modes). */
+export const CONTROL_MODES = ['CANNY_EDGE', 'SEGMENTATION'] as const;
+
+/** Quality levels the deploy-time default may take. */
+export const QUALITIES = ['standard', 'premium'] as const;
+
+/** Every input variable of the stack, by its Terraform name. */
+export interface PipelineVariables {
+  readonly region: TerraformVariable;
+  readonly namePrefix: TerraformVariable;
+  readonly modelId: TerraformVariable;
+  readonly defaultPrompt: TerraformVariable;
+  readonly defaultNegativePrompt: TerraformVariable;
+  readonly defaultControlMode: TerraformVariable;
+  readonly defaultControlStrength: TerraformVariable;
+  readonly defaultCount: TerraformVariable;
+  readonly defaultQuality: TerraformVariable;
+  readonly prepareMemoryMb: TerraformVariable;
+  readonly prepareTimeoutS: TerraformVariable;
+  readonly generateMemoryMb: TerraformVariable;
+  readonly generateTimeoutS: TerraformVariable;
+  readonly forceDestroy: TerraformVariable;
+}
+
+/** The generate function keeps this much of its timeout to write error.json after the model call gives up. */
+export const GENERATE_TIMEOUT_MARGIN_S = 30;
+
+const hcl = (values: readonly string[]): string => `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
+
+const integerInRange = (name: string, min: number, max: number): string =>
+  `\${var.${name} >= ${min} && var.${name} <= ${max} && floor(var.${name}) == var.${name}}`;
+
+/**
+ * Declares the stack's variables. Every one has a type, a description and a
+ * default, so `cdktf deploy` needs no input; a validation block is added where
+ * the allowed values form a clear set or range, so a bad value fails at plan
+ * time with the allowed values instead of inside a Lambda invocation.
+ *
+ * `model_id` and `region` are special: the generate role's Bedrock permissions
+ * are computed at synth time from `synth` (see `SynthConfig`), so these
+ * variables default to the synthesized values and refuse any other value. They
+ * still exist so the plan shows them and the functions' environment reads them
+ * like every other setting; to change them, re-synthesize with `ICP_MODEL_ID`
+ * / `ICP_REGION`.
+ */
+export const declareVariables = (scope: Construct, synth: SynthConfig): PipelineVariables => {
+  const variable = (name: string, config: ConstructorParameters<typeof TerraformVariable>[2]): TerraformVariable => {
+    const declared = new TerraformVariable(scope, name, config);
+    // Variable names are the stack's public interface (`-var name=...`, the local runner).
+    declared.overrideLogicalId(name);
+    return declared;
+  };
+  const modelIds = MODELS.map((model) => model.id);
+
+  return {
+    region: variable('region', {
+      type: 'string',
+      default: synth.region,
+      description: `AWS region to deploy to and to invoke the model in. Fixed at synth time (ICP_REGION, default us-east-1) because the Bedrock IAM resources name it; only "${synth.region}" is accepted by this synthesized stack.`,
+      validation: [
+        {
+          condition: `\${var.region == ${JSON.stringify(synth.region)}}`,
+          errorMessage: `This stack was synthesized for region ${synth.region}; re-synthesize with ICP_REGION set to change the region.`,
+        },
+      ],
+    }),
+    namePrefix: variable('name_prefix', {
+      type: 'string',
+      default: 'icp',
+      description:
+        'Prefix of every resource name: buckets get "<prefix>-input-", "<prefix>-staging-", "<prefix>-output-" plus a unique suffix; functions are "<prefix>-prepare" and "<prefix>-generate".',
+      validation: [
+        {
+          // 28 characters keeps "<prefix>-staging-" within the 37 characters S3 allows for bucket_prefix.
+          condition: '${can(regex("^[a-z0-9]([a-z0-9-]{0,26}[a-z0-9])?$", var.name_prefix))}',
+          errorMessage:
+            'name_prefix must be 1 to 28 characters of lowercase letters, digits and hyphens, starting and ending with a letter or digit.',
+        },
+      ],
+    }),
+    modelId: variable('model_id', {
+      type: 'string',
+      default: synth.modelId,
+      description: `Bedrock model id the generate function invokes. Possible values: ${modelIds.join(', ')}. Fixed at synth time (ICP_MODEL_ID) because the IAM policy names the model; only "${synth.modelId}" is accepted by this synthesized stack.`,
+      validation: [
+        {
+          condition: `\${contains(${hcl(modelIds)}, var.model_id)}`,
+          errorMessage: `model_id must be one of: ${modelIds.join(', ')}.`,
+        },
+        {
+          condition: `\${var.model_id == ${JSON.stringify(synth.modelId)}}`,
+          errorMessage: `This stack was synthesized to invoke ${synth.modelId}; re-synthesize with ICP_MODEL_ID set to change the model.`,
+        },
+      ],
+    }),
+    defaultPrompt: variable('default_prompt', {
+      type: 'string',
+      default: '',
+      description: 'Prompt used when an upload carries no prompt in its metadata.',
+    }),
+    defaultNegativePrompt: variable('default_negative_prompt', {
+      type: 'string',
+      default: '',
+      description: 'Negative prompt (what the image should not show) used when an upload carries none in its metadata. Empty means none.',
+    }),
+    defaultControlMode: variable('default_control_mode', {
+      type: 'string',
+      default: 'CANNY_EDGE',
+      description: `How the model follows the conditioning image when the upload does not say. Possible values: ${CONTROL_MODES.join(', ')}.`,
+      validation: [
+        {
+          condition: `\${contains(${hcl(CONTROL_MODES)}, var.default_control_mode)}`,
+          errorMessage: `default_control_mode must be one of: ${CONTROL_MODES.join(', ')}.`,
+        },
+      ],
+    }),
+    defaultControlStrength: variable('default_control_strength', {
+      type: 'number',
+      default: 0.7,
+      description: 'How closely the output follows the edge mask when the upload does not say, from 0 (loosely) to 1 (strictly).',
+      validation: [
+        {
+          condition: '${var.default_control_strength >= 0 && var.default_control_strength <= 1}',
+          errorMessage: 'default_control_strength must be a number between 0 and 1.',
+        },
+      ],
+    }),
+    defaultCount: variable('default_count', {
+      type: 'number',
+      default: 1,
+      description: 'Images generated per upload when the upload does not say; an integer from 1 to 5. Each image is billed.',
+      validation: [
+        {
+          condition: integerInRange('default_count', 1, 5),
+          errorMessage: 'default_count must be an integer between 1 and 5.',
+        },
+      ],
+    }),
+    defaultQuality: variable('default_quality', {
+      type: 'string',
+      default: 'standard',
+      description: `Image quality when the upload does not say. Possible values: ${QUALITIES.join(', ')}. Premium costs more where the model distinguishes them.`,
+      validation: [
+        {
+          condition: `\${contains(${hcl(QUALITIES)}, var.default_quality)}`,
+          errorMessage: `default_quality must be one of: ${QUALITIES.join(', ')}.`,
+        },
+      ],
+    }),
+    prepareMemoryMb: variable('prepare_memory_mb', {
+      type: 'number',
+      // Lambda allots CPU in proportion to memory and gives exactly one full vCPU at 1769 MB.
+      // Decoding, resizing and the Canny pass are CPU-bound, so less memory mostly buys a slower
+      // (and not cheaper) function; more adds a second vCPU that libvips only partly uses.
+      default: 1769,
+      description:
+        'Memory of the prepare function in MB, an integer from 128 to 10240. Lambda gives one full vCPU at 1769 MB; image decoding and edge detection are CPU-bound, so less memory mainly makes them slower.',
+      validation: [
+        {
+          condition: integerInRange('prepare_memory_mb', 128, 10240),
+          errorMessage: 'prepare_memory_mb must be an integer between 128 and 10240.',
+        },
+      ],
+    }),
+    prepareTimeoutS: variable('prepare_timeout_s', {
+      type: 'number',
+      default: 60,
+      description: 'Timeout of the prepare function in seconds, an integer from 10 to 900.',
+      validation: [
+        {
+          condition: integerInRange('prepare_timeout_s', 10, 900),
+          errorMessage: 'prepare_timeout_s must be an integer between 10 and 900.',
+        },
+      ],
+    }),
+    generateMemoryMb: variable('generate_memory_mb', {
+      type: 'number',
+      default: 512,
+      description: 'Memory of the generate function in MB, an integer from 128 to 10240. It mostly waits on Bedrock, so little is needed.',
+      validation: [
+        {
+          condition: integerInRange('generate_memory_mb', 128, 10240),
+          errorMessage: 'generate_memory_mb must be an integer between 128 and 10240.',
+        },
+      ],
+    }),
+    generateTimeoutS: variable('generate_timeout_s', {
+      type: 'number',
+      default: 300,
+      description: `Timeout of the generate function in seconds, an integer from 60 to 900. The model request is abandoned ${GENERATE_TIMEOUT_MARGIN_S} s earlier so the function can still record the failure.`,
+      validation: [
+        {
+          condition: integerInRange('generate_timeout_s', 60, 900),
+          errorMessage: 'generate_timeout_s must be an integer between 60 and 900.',
+        },
+      ],
+    }),
+    forceDestroy: variable('force_destroy', {
+      type: 'bool',
+      // Unlike a general-purpose bucket module, this pipeline's buckets hold only
+      // derived and throwaway objects, and `cdktf destroy` is meant to remove everything.
+      default: true,
+      description:
+        'Whether destroying the stack deletes the buckets even when they still hold objects (uploads and generated images are lost). Set to false to make destroy fail on non-empty buckets instead.',
+    }),
+  };
+};

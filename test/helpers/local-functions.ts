@@ -1,0 +1,224 @@
+/**
+ * A rig for function tests: the embedded S3 server, the Bedrock stand-in and
+ * the BUILT function bundles (dist/functions/<name>/index.js) in local
+ * execution environments, wired with the standard AWS variables only, so the
+ * real SDK clients inside the bundles talk to the local endpoints.
+ *
+ * Every object-created record the S3 server emits is captured, so tests invoke
+ * the functions with real-shaped events of real uploads (encoded keys, ETags,
+ * sizes, sequencers) instead of hand-made ones.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { decodeS3EventKey } from '../../functions/core/event';
+import { ROOT } from '../../scripts/build-functions';
+import { startBedrockStandIn, type StandIn, type StandInOptions } from '../../scripts/local/bedrock-standin';
+import { defaultWorkerPath, LocalFunction, type InvocationOutcome } from '../../scripts/local/lambda-host';
+import { startLocalS3, type LocalS3 } from '../../scripts/local/s3-server';
+import { ensureBuilt } from './build';
+
+// The test process's own S3 client: Lambda runs Node 22, this machine Node 20; the SDK's notice about it is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const TITAN = 'amazon.titan-image-generator-v2:0';
+export const BUCKETS = { input: 'input', staging: 'staging', output: 'output' } as const;
+const REGION = 'us-east-1';
+
+export type FunctionName = 'prepare' | 'generate';
+
+/** What every function gets for prepare, as the stack sets it (overridable per test). */
+export const prepareEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string> =>
+  withoutUndefined({ STAGING_BUCKET: BUCKETS.staging, MODEL_ID: TITAN, NODE_OPTIONS: '--enable-source-maps', ...overrides });
+
+export const generateEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string> =>
+  withoutUndefined({ OUTPUT_BUCKET: BUCKETS.output, MODEL_ID: TITAN, REQUEST_TIMEOUT_MS: '30000', NODE_OPTIONS: '--enable-source-maps', ...overrides });
+
+const withoutUndefined = (env: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+
+export interface StartFunctionOptions {
+  /** Another Bedrock endpoint than the rig's stand-in (e.g. a second stand-in). */
+  readonly bedrockEndpoint?: string;
+  readonly memoryMb?: number;
+  readonly timeoutS?: number;
+}
+
+export interface Rig {
+  readonly s3: LocalS3;
+  readonly client: S3Client;
+  readonly standIn: StandIn;
+  readonly workDir: string;
+  /** Every object-created record, in emission order. */
+  readonly records: readonly S3EventRecord[];
+  /** A function running the built bundle, with the rig's endpoints and these variables; closed with the rig. */
+  startFunction(name: FunctionName, environment: Record<string, string>, options?: StartFunctionOptions): LocalFunction;
+  /** PutObject through the real SDK; resolves with the event record S3 emitted for this write. */
+  put(bucket: string, key: string, body: Uint8Array | string, metadata?: Record<string, string>): Promise<S3EventRecord>;
+  /** put() into the input bucket. */
+  upload(key: string, body: Uint8Array | string, metadata?: Record<string, string>): Promise<S3EventRecord>;
+  /** The first record for bucket/key (decoded) at or after index `from` of `records`, waiting for it if need be. */
+  waitForRecord(bucket: string, key: string, from: number, timeoutMs?: number): Promise<S3EventRecord>;
+  /** The object's bytes, or undefined when it does not exist. */
+  get(bucket: string, key: string): Promise<Buffer | undefined>;
+  /** The object parsed as JSON; throws when it does not exist. */
+  getJson<T = any>(bucket: string, key: string): Promise<T>;
+  /** Every key under `prefix`, sorted. */
+  list(bucket: string, prefix?: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export const eventOf = (...records: S3EventRecord[]): S3Event => ({ Records: records });
+
+export const startRig = async (options: { standIn?: StandInOptions } = {}): Promise<Rig> => {
+  await ensureBuilt();
+  const s3 = await startLocalS3({ region: REGION });
+  for (const bucket of Object.values(BUCKETS)) s3.createBucket(bucket);
+  const standIn = await startBedrockStandIn({ region: REGION, ...options.standIn });
+  const workDir = mkdtempSync(join(tmpdir(), 'icp-function-tests-'));
+
+  const records: S3EventRecord[] = [];
+  const waiters = new Set<() => void>();
+  s3.onObjectCreated((record) => {
+    records.push(record);
+    for (const wake of [...waiters]) wake();
+  });
+
+  const client = new S3Client({
+    region: REGION,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const functions: LocalFunction[] = [];
+  let functionCount = 0;
+
+  const findRecord = (bucket: string, key: string, from: number): S3EventRecord | undefined =>
+    records.slice(from).find((r) => r.s3.bucket.name === bucket && decodeS3EventKey(r.s3.object.key) === key);
+
+  const waitForRecord = (bucket: string, key: string, from: number, timeoutMs = 5000): Promise<S3EventRecord> => {
+    const found = findRecord(bucket, key, from);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(wake);
+        reject(new Error(`No object-created record for s3://${bucket}/${key} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const wake = (): void => {
+        const record = findRecord(bucket, key, from);
+        if (!record) return;
+        clearTimeout(timer);
+        waiters.delete(wake);
+        resolve(record);
+      };
+      waiters.add(wake);
+    });
+  };
+
+  const put = async (bucket: string, key: string, body: Uint8Array | string, metadata: Record<string, string> = {}): Promise<S3EventRecord> => {
+    const from = records.length;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
+    return waitForRecord(bucket, key, from);
+  };
+
+  const get = async (bucket: string, key: string): Promise<Buffer | undefined> => {
+    try {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await object.Body!.transformToByteArray());
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) return undefined;
+      throw error;
+    }
+  };
+
+  return {
+    s3,
+    client,
+    standIn,
+    workDir,
+    records,
+    startFunction(name, environment, fnOptions = {}) {
+      const id = `${name}-${++functionCount}`;
+      const fn = new LocalFunction(
+        {
+          id,
+          handler: 'index.handler',
+          environment,
+          memoryMb: fnOptions.memoryMb ?? (name === 'prepare' ? 1769 : 512),
+          timeoutS: fnOptions.timeoutS ?? 60,
+          maximumRetryAttempts: 0,
+        },
+        {
+          bundleDir: join(ROOT, 'dist', 'functions', name),
+          workerPath: defaultWorkerPath(ROOT),
+          baseEnv: {
+            AWS_ACCESS_KEY_ID: 'local',
+            AWS_SECRET_ACCESS_KEY: 'local',
+            AWS_REGION: REGION,
+            AWS_DEFAULT_REGION: REGION,
+            AWS_ENDPOINT_URL_S3: s3.endpoint,
+            AWS_ENDPOINT_URL_BEDROCK_RUNTIME: fnOptions.bedrockEndpoint ?? standIn.endpoint,
+            AWS_CONFIG_FILE: '/dev/null',
+            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          logFile: join(workDir, 'logs', `${id}.log`),
+          deadLetterFile: join(workDir, 'dead-letter.jsonl'),
+        },
+      );
+      functions.push(fn);
+      return fn;
+    },
+    put,
+    upload: (key, body, metadata) => put(BUCKETS.input, key, body, metadata),
+    waitForRecord,
+    get,
+    async getJson(bucket, key) {
+      const bytes = await get(bucket, key);
+      if (!bytes) throw new Error(`s3://${bucket}/${key} does not exist`);
+      return JSON.parse(bytes.toString('utf8'));
+    },
+    async list(bucket, prefix = '') {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.NextContinuationToken;
+      } while (token);
+      return keys.sort();
+    },
+    async close() {
+      await Promise.all(functions.map((fn) => fn.close()));
+      await standIn.close();
+      client.destroy();
+      await s3.close({ drainTimeoutMs: 2000 });
+      if (!process.env.KEEP_FUNCTION_TEST_LOGS) rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+};
+
+/**
+ * Starts a rig in a `before` hook of the enclosing describe and closes it in
+ * `after`; returns an accessor (the rig exists only once the hook has run).
+ */
+export const useRig = (options: { standIn?: StandInOptions } = {}): (() => Rig) => {
+  let rig: Rig | undefined;
+  before(async function () {
+    this.timeout(180_000); // a first build of the bundles included
+    rig = await startRig(options);
+  });
+  after(async () => {
+    await rig?.close();
+  });
+  return () => {
+    if (!rig) throw new Error('The rig is not started yet: call it inside a test or hook');
+    return rig;
+  };
+};
+
+/** Asserts-free view of an outcome for failure messages: the error, else the result. */
+export const describeOutcome = (outcome: InvocationOutcome): string =>
+  outcome.ok ? JSON.stringify(outcome.result) : `${outcome.error?.name}: ${outcome.error?.message}`;
