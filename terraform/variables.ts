@@ -25,15 +25,27 @@ export interface PipelineVariables {
   readonly generateMemoryMb: TerraformVariable;
   readonly generateTimeoutS: TerraformVariable;
   readonly forceDestroy: TerraformVariable;
+  readonly kmsKeyArn: TerraformVariable;
+  readonly stagingExpirationDays: TerraformVariable;
+  readonly generateReservedConcurrency: TerraformVariable;
+  readonly maximumRetryAttempts: TerraformVariable;
+  readonly maximumEventAgeS: TerraformVariable;
+  readonly logRetentionDays: TerraformVariable;
+  readonly alarmEmail: TerraformVariable;
 }
 
 /** The generate function keeps this much of its timeout to write error.json after the model call gives up. */
 export const GENERATE_TIMEOUT_MARGIN_S = 30;
 
+/** The retention periods CloudWatch Logs accepts, in days (0 would mean "never expire" and is left out on purpose). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
 const hcl = (values: readonly string[]): string => `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
 
-const integerInRange = (name: string, min: number, max: number): string =>
-  `\${var.${name} >= ${min} && var.${name} <= ${max} && floor(var.${name}) == var.${name}}`;
+const integerInRangeTest = (name: string, min: number, max: number): string =>
+  `var.${name} >= ${min} && var.${name} <= ${max} && floor(var.${name}) == var.${name}`;
+
+const integerInRange = (name: string, min: number, max: number): string => `\${${integerInRangeTest(name, min, max)}}`;
 
 /**
  * Declares the stack's variables. Every one has a type, a description and a
@@ -207,6 +219,91 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
       default: true,
       description:
         'Whether destroying the stack deletes the buckets even when they still hold objects (uploads and generated images are lost). Set to false to make destroy fail on non-empty buckets instead.',
+    }),
+    kmsKeyArn: variable('kms_key_arn', {
+      type: 'string',
+      default: '',
+      description:
+        'ARN of a customer-managed KMS key to encrypt the three buckets with (SSE-KMS, with S3 Bucket Keys); the functions may then use that key through S3 only. Empty means SSE-S3 (AES256, no key to manage). The key policy must let the account\'s IAM policies grant its use (the default key policy does).',
+      validation: [
+        {
+          condition: '${var.kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))}',
+          errorMessage: 'kms_key_arn must be empty or a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (not an alias).',
+        },
+      ],
+    }),
+    stagingExpirationDays: variable('staging_expiration_days', {
+      type: 'number',
+      default: 7,
+      description:
+        'Days after which a job\'s intermediate files (edge mask, job.json) are deleted from the staging bucket, an integer from 1 to 365. Long enough to look into a failed job; they are not needed after generate has run.',
+      validation: [
+        {
+          condition: integerInRange('staging_expiration_days', 1, 365),
+          errorMessage: 'staging_expiration_days must be an integer between 1 and 365.',
+        },
+      ],
+    }),
+    generateReservedConcurrency: variable('generate_reserved_concurrency', {
+      type: 'number',
+      // Image models have low per-account quotas (a few requests per minute for some);
+      // more concurrent calls than that only turn into throttling errors and retries.
+      default: 4,
+      description:
+        'Concurrent executions reserved for (and limiting) the generate function, so bursts of uploads queue up instead of exceeding the Bedrock model\'s quota: an integer from 1 to 1000, or -1 for no reservation (unlimited). An account whose concurrency limit is low (new accounts may have 10) cannot reserve any: use -1 there.',
+      validation: [
+        {
+          condition: `\${var.generate_reserved_concurrency == -1 || (${integerInRangeTest('generate_reserved_concurrency', 1, 1000)})}`,
+          errorMessage: 'generate_reserved_concurrency must be -1 (no reservation) or an integer between 1 and 1000.',
+        },
+      ],
+    }),
+    maximumRetryAttempts: variable('maximum_retry_attempts', {
+      type: 'number',
+      default: 2,
+      description:
+        'Times Lambda retries a failed asynchronous invocation of either function before sending the event to the dead-letter queue: 0, 1 or 2. The functions tell permanent failures (reported in error.json) from transient ones, and only transient ones are retried.',
+      validation: [
+        {
+          condition: integerInRange('maximum_retry_attempts', 0, 2),
+          errorMessage: 'maximum_retry_attempts must be an integer between 0 and 2.',
+        },
+      ],
+    }),
+    maximumEventAgeS: variable('maximum_event_age_s', {
+      type: 'number',
+      default: 3600,
+      description:
+        'Seconds an event may wait for either function (throttled or between retries) before it is sent to the dead-letter queue instead, an integer from 60 to 21600.',
+      validation: [
+        {
+          condition: integerInRange('maximum_event_age_s', 60, 21600),
+          errorMessage: 'maximum_event_age_s must be an integer between 60 and 21600.',
+        },
+      ],
+    }),
+    logRetentionDays: variable('log_retention_days', {
+      type: 'number',
+      default: 30,
+      description: `Days the functions' logs are kept. Possible values: ${LOG_RETENTION_DAYS.join(', ')}.`,
+      validation: [
+        {
+          condition: `\${contains(${hcl(LOG_RETENTION_DAYS.map(String))}, tostring(var.log_retention_days))}`,
+          errorMessage: `log_retention_days must be one of: ${LOG_RETENTION_DAYS.join(', ')}.`,
+        },
+      ],
+    }),
+    alarmEmail: variable('alarm_email', {
+      type: 'string',
+      default: '',
+      description:
+        'E-mail address told (through an SNS topic) when events land in the dead-letter queue. AWS sends a confirmation message first, which must be accepted. Empty means no topic and no e-mail; the CloudWatch alarm exists either way.',
+      validation: [
+        {
+          condition: '${var.alarm_email == "" || can(regex("^[^@ ]+@[^@ ]+[.][^@ ]+$", var.alarm_email))}',
+          errorMessage: 'alarm_email must be empty or an e-mail address such as ops@example.com.',
+        },
+      ],
     }),
   };
 };

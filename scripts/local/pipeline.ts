@@ -21,7 +21,9 @@ export interface LocalPipelineOptions {
   readonly root: string;
   /** Where logs and the dead-letter file go. */
   readonly workDir: string;
-  /** Terraform variable values, as `-var` would give them (e.g. model_id). */
+  /** The synthesized stack to read. @default `<root>/cdktf.out/stacks/image-conditioning-pipeline/cdk.tf.json` */
+  readonly stackJson?: string;
+  /** Terraform variable values, as `-var` would give them. */
   readonly variables?: Record<string, unknown>;
   /** Options for the stand-in (ignored when an endpoint is given). */
   readonly standIn?: StandInOptions;
@@ -65,7 +67,7 @@ const bucketIdOf = (wiring: Wiring, name: string): string | undefined =>
   Object.entries(wiring.buckets).find(([, bucket]) => bucket === name)?.[0];
 
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
-  const wiring = await readWiring(join(options.root, STACK_JSON), { bucketSuffix: 'local', variableOverrides: options.variables ?? {} });
+  const wiring = await readWiring(options.stackJson ?? join(options.root, STACK_JSON), { bucketSuffix: 'local', variableOverrides: options.variables ?? {} });
   const region = String(wiring.variables.region ?? 'us-east-1');
   for (const id of ['input', 'staging', 'output', 'prepare', 'generate']) {
     if (!(id in wiring.buckets) && !(id in wiring.functions)) throw new Error(`The synthesized stack has no resource with logical id "${id}"`);

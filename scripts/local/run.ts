@@ -13,8 +13,9 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { JOB_FILE } from '../../functions/core/job';
+import { findModel } from '../../functions/core/models/catalogue';
 import { ROOT } from '../build-functions';
-import { startLocalPipeline, type LocalPipeline } from './pipeline';
+import { STACK_JSON, startLocalPipeline, type LocalPipeline } from './pipeline';
 
 // The runner runs on the machine's Node 20; the functions run on nodejs22.x in Lambda.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -45,6 +46,18 @@ const report = async (pipeline: LocalPipeline, key: string, outDir: string, time
   return true;
 };
 
+/**
+ * The model is fixed at synth time (the generate role may invoke only its
+ * ARNs), so another model means another synthesized stack, as `cdktf deploy`
+ * with ICP_MODEL_ID would produce.
+ */
+const synthesizeFor = async (modelId: string, outdir: string): Promise<string> => {
+  const { createApp, stackJsonPath } = await import('../../terraform/app');
+  const { readSynthConfig, SynthEnv } = await import('../../terraform/synth-config');
+  createApp({ outdir, synth: readSynthConfig({ ...process.env, [SynthEnv.MODEL_ID]: modelId }) }).synth();
+  return stackJsonPath(outdir);
+};
+
 const main = async (): Promise<number> => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -53,7 +66,7 @@ const main = async (): Promise<number> => {
       model: { type: 'string' },
       metadata: { type: 'string', multiple: true },
       watch: { type: 'boolean', default: false },
-      'answer-retired': { type: 'boolean', default: true },
+      'answer-retired': { type: 'boolean', default: false },
       out: { type: 'string', default: join(ROOT, 'out') },
       timeout: { type: 'string', default: '120' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -68,7 +81,7 @@ const main = async (): Promise<number> => {
   const pipeline = await startLocalPipeline({
     root: ROOT,
     workDir: join(outDir, '.local'),
-    variables: values.model ? { model_id: values.model } : {},
+    stackJson: values.model ? await synthesizeFor(values.model, join(outDir, '.local', 'cdktf.out')) : join(ROOT, STACK_JSON),
     standIn: { answerRetiredModels: values['answer-retired'] },
   });
   const stop = async (): Promise<void> => {
@@ -79,6 +92,10 @@ const main = async (): Promise<number> => {
   console.log(`local Bedrock: ${pipeline.bedrockEndpoint}${pipeline.standIn ? ' (stand-in)' : ''}; model ${pipeline.wiring.functions.generate?.environment.MODEL_ID}`);
   console.log(`function logs: ${relative(process.cwd(), join(outDir, '.local', 'logs'))}/`);
 
+  const model = findModel(pipeline.wiring.functions.generate?.environment.MODEL_ID ?? '');
+  if (pipeline.standIn && model?.endOfLife && !values['answer-retired']) {
+    console.log(`note: ${model.id} reached end of life on ${model.endOfLife}; the stand-in answers as Bedrock does now. --answer-retired makes it answer as before.`);
+  }
   const timeoutMs = Number(values.timeout) * 1000;
   if (values.watch) {
     const env = Object.entries(pipeline.cliEnv).map(([k, v]) => `${k}=${v}`).join(' ');

@@ -17,6 +17,10 @@
  * versioning, no bucket notification configuration (every object-created event of every bucket
  * reaches every listener), no authentication (any credentials are accepted).
  *
+ * The server runs on the event loop of the process that started it: never drive it with a
+ * synchronous child process (`spawnSync`/`execFileSync` of the `aws` CLI), which blocks the loop
+ * until the CLI gives up with "Read timeout on endpoint URL". Use `execFile`/`spawn` and await.
+ *
  * @module
  */
 import { randomBytes } from 'node:crypto';

@@ -1,17 +1,28 @@
 import type { ModelAdapter } from './adapter';
-import { findModel, MODELS, ModelFamily } from './catalogue';
+import { MODELS } from './catalogue';
+import { novaAdapter } from './nova';
+import { controlSketchAdapter, controlStructureAdapter } from './stability';
 import { titanAdapter } from './titan';
 
-const ADAPTERS: Readonly<Partial<Record<ModelFamily, ModelAdapter>>> = {
-  [ModelFamily.TITAN]: titanAdapter,
-};
+export type { ModelAdapter } from './adapter';
+
+/**
+ * The adapter for each model id a user may configure. By id, not by family:
+ * the two Stability tools share a family but not the picture they are fed.
+ */
+export const ADAPTERS: Readonly<Record<string, ModelAdapter>> = Object.freeze({
+  'us.stability.stable-image-control-sketch-v1:0': controlSketchAdapter,
+  'us.stability.stable-image-control-structure-v1:0': controlStructureAdapter,
+  'amazon.titan-image-generator-v2:0': titanAdapter,
+  'amazon.nova-canvas-v1:0': novaAdapter,
+});
 
 /** The adapter for a configured model id; unknown ids fail with the allowed list. */
 export const adapterFor = (modelId: string): ModelAdapter => {
-  const model = findModel(modelId);
-  const adapter = model && ADAPTERS[model.family];
+  const adapter = Object.hasOwn(ADAPTERS, modelId) ? ADAPTERS[modelId] : undefined;
   if (!adapter) {
-    throw new RangeError(`Expected one of: ${MODELS.filter((m) => ADAPTERS[m.family]).map((m) => m.id).join(', ')} for environment variable MODEL_ID but received ${JSON.stringify(modelId)}`);
+    const known = MODELS.filter((m) => Object.hasOwn(ADAPTERS, m.id)).map((m) => m.id);
+    throw new RangeError(`Expected one of: ${known.join(', ')} for environment variable MODEL_ID but received ${JSON.stringify(modelId)}`);
   }
   return adapter;
 };

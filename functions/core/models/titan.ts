@@ -1,9 +1,9 @@
-import { PipelineError } from '../errors';
-import { ControlMode, Quality, type JobParameters } from '../params';
+import { ControlMode, Quality } from '../params';
 import { nearestSize, type Size } from '../sizing';
-import { ConditioningInput, type ModelAdapter, type ModelCall } from './adapter';
-import { ModelFamily } from './catalogue';
+import { ConditioningInput, type ModelAdapter } from './adapter';
+import { textImageCalls } from './amazon-request';
 import { readAmazonImages } from './amazon-response';
+import { ModelFamily } from './catalogue';
 
 /** The only sizes Titan Image Generator v2 accepts (model card). */
 export const TITAN_SIZES: readonly Size[] = [
@@ -31,36 +31,9 @@ export const titanAdapter: ModelAdapter = {
     controlModes: [ControlMode.CANNY_EDGE, ControlMode.SEGMENTATION],
     qualities: [Quality.STANDARD, Quality.PREMIUM],
   },
+  unusedParameters: [],
   conditioningInput: ConditioningInput.PHOTO,
   targetSize: (source) => nearestSize(source, TITAN_SIZES),
-  calls: (parameters: JobParameters, size: Size, image: Uint8Array, seeds: readonly number[]): ModelCall[] => {
-    const seed = seeds[0];
-    if (seed === undefined) throw new RangeError('Expected one seed for a Titan call but received none');
-    return [
-      {
-        seed,
-        images: parameters.count,
-        body: {
-          taskType: 'TEXT_IMAGE',
-          textToImageParams: {
-            text: parameters.prompt,
-            ...(parameters.negativePrompt ? { negativeText: parameters.negativePrompt } : {}),
-            conditionImage: Buffer.from(image).toString('base64'),
-            controlMode: parameters.controlMode,
-            controlStrength: parameters.controlStrength,
-          },
-          imageGenerationConfig: {
-            numberOfImages: parameters.count,
-            width: size.width,
-            height: size.height,
-            cfgScale: CFG_SCALE,
-            seed,
-            quality: parameters.quality,
-          },
-        },
-      },
-    ];
-  },
+  calls: (parameters, size, image, seeds) => textImageCalls({ model: 'Titan', cfgScale: CFG_SCALE }, parameters, size, image, seeds),
   parseResponse: (body, call) => readAmazonImages(body, call),
 };
-

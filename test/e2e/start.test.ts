@@ -1,0 +1,47 @@
+/** `npm start`'s runner as a user runs it: a child process, its printed paths, its exit code. */
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from '../../scripts/build-functions';
+
+const run = (args: string[]) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local', 'run.ts'), ...args], { cwd: ROOT, timeout: 60_000 });
+
+describe('npm start (scripts/local/run.ts)', function () {
+  this.timeout(90_000);
+  let out: string;
+  beforeEach(async () => {
+    out = await mkdtemp(join(tmpdir(), 'icp-start-'));
+  });
+  afterEach(() => rm(out, { recursive: true, force: true }));
+
+  it('uploads assets/original.jpg and prints the paths of a generated PNG and its manifest within a minute', async () => {
+    const started = Date.now();
+    const { stdout } = await run(['--out', out]);
+
+    const image = /image: +(\S+\.png)/.exec(stdout)?.[1];
+    const manifest = /manifest: +(\S+manifest\.json)/.exec(stdout)?.[1];
+    expect(image, stdout).to.be.a('string');
+    expect(manifest, stdout).to.be.a('string');
+    expect(existsSync(join(ROOT, image!)) || existsSync(image!), image).to.equal(true);
+    const written = JSON.parse(await readFile(join(out, 'original', 'manifest.json'), 'utf8'));
+    expect(written.outcome).to.equal('succeeded');
+    expect(written.prompt).to.equal('a tiger as a hand drawn sketch');
+    expect(stdout).to.include('local Bedrock stand-in: no model was called');
+    expect(Date.now() - started).to.be.below(60_000);
+  });
+
+  it('exits non-zero and prints the reason when the upload is refused', async () => {
+    const error = await run(['--out', out, join(ROOT, 'README.md')]).then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+
+    expect(error?.code).to.equal(1);
+    expect(error?.stdout).to.match(/✗ README\.md: UNSUPPORTED_FORMAT: Expected one of: jpeg, png, webp for s3:\/\/[^/]+\/README\.md but received data of no known image format/);
+  });
+});
