@@ -28,6 +28,8 @@ export const FailureReason = {
   MODEL_ERROR: { permanent: true },
   /** The upload was deleted or replaced before it could be read. */
   SOURCE_MISSING: { permanent: true },
+  /** The job used up its model-call budget (MAX_MODEL_CALLS_PER_JOB) across retries. */
+  CALL_BUDGET_EXHAUSTED: { permanent: true },
   /** The job file in the staging bucket is missing or malformed. */
   INVALID_JOB: { permanent: true },
   /** Throttled by Bedrock or S3; retrying later helps. */

@@ -23,6 +23,13 @@ export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
     requestTimeoutMs: vars.integer('REQUEST_TIMEOUT_MS', 1000, 900_000, 120_000),
     /** Model calls in flight at once for one job (count > 1 on one-image models). @default 2 */
     callConcurrency: vars.integer('CALL_CONCURRENCY', 1, 5, 2),
+    /** HTTP attempts per InvokeModel call, the SDK's retries included. @default 3 */
+    modelMaxAttempts: vars.integer('MODEL_MAX_ATTEMPTS', 1, 10, 3),
+    /**
+     * InvokeModel attempts one upload may cost across SDK and Lambda retries;
+     * each attempt is a paid generation. @default 15 (five images × three attempts)
+     */
+    maxModelCallsPerJob: vars.integer('MAX_MODEL_CALLS_PER_JOB', 1, 100, 15),
   });
 };
 

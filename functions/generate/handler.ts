@@ -1,29 +1,46 @@
 import type { Context, S3Event } from 'aws-lambda';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
 import { createBedrock } from '../aws/bedrock';
+import { acquireClaim, updateClaim } from '../aws/claims';
 import { readObject, s3, writeJson, writeObject } from '../aws/s3';
+import { CallBudget, claimKey, ClaimState, requestFingerprint, type Claim } from '../core/claim';
 import { mapLimit } from '../core/concurrency';
 import { PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import { decodeS3Event } from '../core/event';
 import { JOB_FILE, parseJob, stagingKeys, type Job, type ReadyJob } from '../core/job';
 import { buildManifest, type CallRecord, type GenerationResult } from '../core/manifest';
-import { classifyInvokeFailure } from '../core/models/bedrock-errors';
 import { ConditioningInput } from '../core/models/adapter';
+import { classifyInvokeFailure } from '../core/models/bedrock-errors';
 import { outputKeys } from '../core/naming';
 import { seedFor } from '../core/seed';
 import { readGenerateConfig } from './config';
 
 const config = readGenerateConfig(process.env);
-const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs });
+const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs, maxAttempts: config.modelMaxAttempts });
 
 /** Time kept back at the end of an invocation to write the outcome. */
 const WRITE_MARGIN_MS = 10_000;
+/** Claim lease when there is no Lambda context (tests): the longest a function may run. */
+const DEFAULT_LEASE_MS = 900_000;
 
 const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void => {
   console[level](JSON.stringify({ level, function: 'generate', message, ...fields }));
 };
 
-const generateImages = async (job: ReadyJob, stagingBucket: string, deadline: AbortSignal | undefined): Promise<GenerationResult> => {
+/** Where this invocation's claim lives and how to record progress on it. */
+interface Holding {
+  readonly bucket: string;
+  readonly key: string;
+  claim: Claim;
+}
+
+const record = async (holding: Holding, change: Partial<Claim>): Promise<void> => {
+  holding.claim = { ...holding.claim, ...change, updatedAt: new Date().toISOString() };
+  await updateClaim(holding.bucket, holding.key, holding.claim);
+};
+
+const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Holding, deadline: AbortSignal | undefined): Promise<GenerationResult> => {
   const started = performance.now();
   if (job.modelId !== config.modelId) {
     throw new PipelineError(
@@ -40,37 +57,48 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, deadline: Ab
 
   const seeds = Array.from({ length: job.parameters.count }, (_, i) => seedFor(job.jobId, i, adapter.limits.seedMax, job.parameters.seed));
   const calls = adapter.calls(job.parameters, job.conditioning.size, image.bytes, seeds);
+  const budget = new CallBudget(config.maxModelCallsPerJob, holding.claim.modelCalls, config.modelMaxAttempts);
   const records: CallRecord[] = [];
-  const answers = await mapLimit(calls, config.callConcurrency, async (call) => {
-    const callStarted = performance.now();
-    let body: unknown;
-    try {
-      body = await bedrock.invoke(config.modelId, call.body, deadline);
-    } catch (error) {
-      throw classifyInvokeFailure(error as Error, config.modelId);
-    }
-    const generated = adapter.parseResponse(body, call);
-    records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
-    return { call, generated };
-  });
-  const invoked = performance.now();
+  try {
+    const answers = await mapLimit(calls, config.callConcurrency, async (call) => {
+      budget.reserve();
+      // Recorded before the call: a crash mid-call must not hand the next invocation a fuller budget.
+      await record(holding, { modelCalls: budget.committed });
+      const callStarted = performance.now();
+      let body: unknown;
+      try {
+        const invocation = await bedrock.invoke(config.modelId, call.body, deadline);
+        budget.settle(invocation.attempts);
+        body = invocation.body;
+      } catch (error) {
+        budget.settle((error as { $metadata?: { attempts?: number } }).$metadata?.attempts);
+        throw classifyInvokeFailure(error as Error, config.modelId);
+      }
+      const generated = adapter.parseResponse(body, call);
+      records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
+      return { call, generated };
+    });
+    const invoked = performance.now();
 
-  const keys = outputKeys(job.source.key);
-  const images = answers.flatMap((answer) => answer.generated.images);
-  const imageKeys = images.map((_, i) => keys.image(i + 1));
-  await Promise.all(images.map((bytes, i) => writeObject(config.outputBucket, imageKeys[i]!, bytes, 'image/png')));
-  return {
-    modelId: config.modelId,
-    family: adapter.family,
-    seeds: answers.flatMap((answer) => answer.generated.seeds ?? Array.from({ length: answer.generated.images.length }, () => answer.call.seed)),
-    imageKeys,
-    calls: records,
-    timings: {
-      readMs: Math.round(read - started),
-      modelMs: Math.round(invoked - read),
-      writeMs: Math.round(performance.now() - invoked),
-    },
-  };
+    const keys = outputKeys(job.source.key);
+    const images = answers.flatMap((answer) => answer.generated.images);
+    const imageKeys = images.map((_, i) => keys.image(i + 1));
+    await Promise.all(images.map((bytes, i) => writeObject(config.outputBucket, imageKeys[i]!, bytes, 'image/png')));
+    return {
+      modelId: config.modelId,
+      family: adapter.family,
+      seeds: answers.flatMap((answer) => answer.generated.seeds ?? Array.from({ length: answer.generated.images.length }, () => answer.call.seed)),
+      imageKeys,
+      calls: records,
+      timings: {
+        readMs: Math.round(read - started),
+        modelMs: Math.round(invoked - read),
+        writeMs: Math.round(performance.now() - invoked),
+      },
+    };
+  } finally {
+    holding.claim = { ...holding.claim, modelCalls: budget.committed };
+  }
 };
 
 const finish = async (job: Job, stagingBucket: string, result: GenerationResult | undefined, failure: FailureReport | undefined): Promise<void> => {
@@ -90,33 +118,48 @@ const finish = async (job: Job, stagingBucket: string, result: GenerationResult 
   await writeJson(config.outputBucket, keys.manifest, buildManifest(job, result, failure, new Date()));
 };
 
-const runJob = async (job: Job, stagingBucket: string, deadline: AbortSignal | undefined): Promise<void> => {
+const runJob = async (job: Job, stagingBucket: string, owner: string, leaseUntil: Date, deadline: AbortSignal | undefined): Promise<boolean> => {
+  const key = claimKey(job.jobId, requestFingerprint(job, config.modelId));
+  const acquired = await acquireClaim(stagingBucket, key, owner, leaseUntil, new Date());
+  if (!acquired.acquired) {
+    log('info', 'duplicate event: this upload with these settings is already handled', { jobId: job.jobId, key: job.source.key, verdict: acquired.verdict });
+    return false;
+  }
+  const holding: Holding = { bucket: stagingBucket, key, claim: acquired.claim };
   if (job.status === 'rejected') {
     await finish(job, stagingBucket, undefined, job.failure);
+    await record(holding, { state: ClaimState.DONE });
     log('warn', 'upload rejected by prepare', { jobId: job.jobId, key: job.source.key, ...job.failure });
-    return;
+    return true;
   }
   try {
-    const result = await generateImages(job, stagingBucket, deadline);
+    const result = await generateImages(job, stagingBucket, holding, deadline);
     await finish(job, stagingBucket, result, undefined);
-    log('info', 'job done', { jobId: job.jobId, key: job.source.key, images: result.imageKeys.length, timings: result.timings });
+    await record(holding, { state: ClaimState.DONE });
+    log('info', 'job done', { jobId: job.jobId, key: job.source.key, images: result.imageKeys.length, modelCalls: holding.claim.modelCalls, timings: result.timings });
   } catch (error) {
     if (!(error instanceof PipelineError) || !error.permanent) {
-      log('error', 'transient failure, leaving it to Lambda to retry', { jobId: job.jobId, error: String(error) });
+      // Given back so Lambda's retry can take over at once, with the calls spent so far on record.
+      await record(holding, { state: ClaimState.RELEASED });
+      log('error', 'transient failure, leaving it to Lambda to retry', { jobId: job.jobId, modelCalls: holding.claim.modelCalls, error: String(error) });
       throw error;
     }
     await finish(job, stagingBucket, undefined, toFailureReport(error));
+    await record(holding, { state: ClaimState.DONE });
     log('warn', 'job failed', { jobId: job.jobId, key: job.source.key, reason: error.reason, message: error.message });
   }
+  return true;
 };
 
-export const handler = async (event: S3Event, context?: Context): Promise<{ jobs: string[] }> => {
-  const deadline = context?.getRemainingTimeInMillis
-    ? AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - WRITE_MARGIN_MS))
-    : undefined;
+export const handler = async (event: S3Event, context?: Context): Promise<{ jobs: string[]; duplicates: string[] }> => {
+  const remaining = context?.getRemainingTimeInMillis?.() ?? DEFAULT_LEASE_MS;
+  const deadline = context?.getRemainingTimeInMillis ? AbortSignal.timeout(Math.max(1000, remaining - WRITE_MARGIN_MS)) : undefined;
+  const leaseUntil = new Date(Date.now() + remaining);
+  const owner = context?.awsRequestId ?? randomUUID();
   const { objects, skipped } = decodeS3Event(event);
   for (const record of skipped) log('info', 'skipped record', { ...record });
-  const done: string[] = [];
+  const jobs: string[] = [];
+  const duplicates: string[] = [];
   for (const object of objects) {
     if (!object.key.endsWith(`/${JOB_FILE}`)) {
       log('warn', 'not a job file; check the staging notification filter', { key: object.key });
@@ -133,8 +176,7 @@ export const handler = async (event: S3Event, context?: Context): Promise<{ jobs
       log('error', 'unreadable job file', { key: object.key, error: String(error) });
       continue;
     }
-    await runJob(job, object.bucket, deadline);
-    done.push(job.jobId);
+    (await runJob(job, object.bucket, owner, leaseUntil, deadline) ? jobs : duplicates).push(job.jobId);
   }
-  return { jobs: done };
+  return { jobs, duplicates };
 };

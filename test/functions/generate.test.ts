@@ -91,7 +91,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const from = rig().records.length;
     const { jobId, job, outcome, calls, outputs } = await run(key, photo('chelsea.png'), { prompt: 'a cat in ink', seed: '1234' });
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    expect(outcome.result).to.deep.equal({ jobs: [jobId] });
+    expect(outcome.result).to.deep.equal({ jobs: [jobId], duplicates: [] });
     expect(outputs).to.deep.equal(['photos/chelsea/1.png', 'photos/chelsea/edges.png', 'photos/chelsea/manifest.json']);
 
     const size = job.conditioning.size;
