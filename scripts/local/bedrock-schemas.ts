@@ -31,7 +31,7 @@ export const MODEL_IDS = {
   CONTROL_STRUCTURE_BASE: 'stability.stable-image-control-structure-v1:0',
 } as const;
 
-type Availability =
+export type Availability =
   /** Answers normally. */
   | 'active'
   /** Past end of life in the contract's time frame; answers only with `answerRetiredModels`. */
@@ -41,7 +41,7 @@ type Availability =
   /** A foundation model reachable only through an inference profile. */
   | 'profile-only';
 
-interface ModelFacts {
+export interface ModelFacts {
   readonly family: ModelFamily;
   readonly regions: readonly string[];
   readonly availability: Availability;
@@ -67,6 +67,15 @@ const MODELS: Readonly<Record<string, ModelFacts>> = {
   [MODEL_IDS.CONTROL_SKETCH_BASE]: { family: 'stability', regions: STABILITY_REGIONS, availability: 'profile-only', profile: false },
   [MODEL_IDS.CONTROL_STRUCTURE_BASE]: { family: 'stability', regions: STABILITY_REGIONS, availability: 'profile-only', profile: false },
 };
+
+/**
+ * What the contract says about a model id (not an ARN): family, regions, lifecycle. Shared with
+ * the control-plane stand-in (bedrock-control-standin.ts) so both answer from one table.
+ */
+export const modelFacts = (modelId: string): ModelFacts | null => (Object.hasOwn(MODELS, modelId) ? MODELS[modelId] ?? null : null);
+
+/** Every model id the stand-ins know. */
+export const knownModelIds = (): string[] => Object.keys(MODELS);
 
 /** The family a known model id (or ARN) belongs to, ignoring region and lifecycle. */
 export const familyOf = (modelId: string): ModelFamily | null => {

@@ -4,6 +4,7 @@ import { TITAN_SIZES, titanAdapter } from '../../../functions/core/models/titan'
 import type { Size } from '../../../functions/core/sizing';
 import { expectPipelineError, expectThrows } from '../../helpers/assertions';
 import { jobParameters } from '../../helpers/factories';
+import { bodyViolation, expectValidBody, sourceShapes } from './schema-check';
 
 const SIZE: Size = { width: 1152, height: 640 };
 const IMAGE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0x10, 0x80]);
@@ -29,6 +30,18 @@ describe('core/models/titan', () => {
       const documented =
         '1024×1024, 768×768, 512×512, 768×1152, 384×576, 1152×768, 576×384, 768×1280, 384×640, 1280×768, 640×384, 896×1152, 448×576, 1152×896, 576×448, 768×1408, 384×704, 1408×768, 704×384, 640×1408, 320×704, 1408×640, 704×320, 1152×640, 1173×640';
       expect(TITAN_SIZES.map((s) => `${s.width}×${s.height}`).join(', ')).to.equal(documented);
+    });
+
+    it('uses every parameter: none is unused', () => {
+      expect(titanAdapter.unusedParameters).to.deep.equal([]);
+    });
+
+    it('gives a size the stand-in schema accepts for every source shape', () => {
+      for (const source of sourceShapes()) {
+        const size = titanAdapter.targetSize(source);
+        const [call] = titanAdapter.calls(jobParameters(), size, IMAGE, [1]);
+        expect(bodyViolation('titan', call!.body), `${source.width}×${source.height}`).to.equal(null);
+      }
     });
 
     it('targetSize only ever returns a Titan size', () => {
@@ -80,6 +93,27 @@ describe('core/models/titan', () => {
       expect(body).to.have.all.keys('taskType', 'textToImageParams', 'imageGenerationConfig');
       expect(body.textToImageParams).to.have.all.keys('text', 'negativeText', 'conditionImage', 'controlMode', 'controlStrength');
       expect(body.imageGenerationConfig).to.have.all.keys('numberOfImages', 'width', 'height', 'cfgScale', 'seed', 'quality');
+    });
+
+    it('sends a body the stand-in\'s Titan schema accepts, at the limits it states', () => {
+      const limits = titanAdapter.limits;
+      const parameters = jobParameters({
+        prompt: 'p'.repeat(limits.promptMaxLength),
+        negativePrompt: 'n'.repeat(limits.negativePromptMaxLength),
+        controlStrength: 1,
+        count: limits.countMax,
+        quality: 'premium',
+      });
+      const [call] = titanAdapter.calls(parameters, SIZE, IMAGE, [limits.seedMax]);
+      const request = expectValidBody('titan', call!.body);
+      expect(request).to.include({ family: 'titan', numberOfImages: 5, seed: 2_147_483_646, cfgScale: 8, quality: 'premium', controlMode: 'CANNY_EDGE' });
+      const body = call!.body as { textToImageParams: Record<string, unknown> };
+      expect(bodyViolation('titan', { ...body, textToImageParams: { ...body.textToImageParams, text: 'p'.repeat(513) } })).to.equal(
+        '#/textToImageParams/text: expected maxLength: 512, actual: 513',
+      );
+      expect(bodyViolation('titan', { ...body, textToImageParams: { ...body.textToImageParams, x: 1 } })).to.equal(
+        '#/textToImageParams: extraneous key [x] is not permitted',
+      );
     });
 
     it('encodes the given bytes as base64 in conditionImage', () => {
