@@ -22,7 +22,8 @@ export const SynthEnv = {
 
 /** @see SynthConfig */
 export const DEFAULT_SYNTH_CONFIG: SynthConfig = Object.freeze({
-  modelId: 'amazon.titan-image-generator-v2:0',
+  // Control Sketch fed the Canny mask: the original design's idea on a model that still answers (Titan v2 ended 2026-06-30).
+  modelId: 'us.stability.stable-image-control-sketch-v1:0',
   region: 'us-east-1',
 });
 

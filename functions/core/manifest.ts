@@ -21,6 +21,8 @@ export interface CallRecord {
 export interface GenerationResult {
   readonly modelId: string;
   readonly family: ModelFamily;
+  /** Parameters this model accepts but does not use (recorded so a user knows their setting had no effect). */
+  readonly unusedParameters: readonly string[];
   readonly seeds: readonly number[];
   readonly imageKeys: readonly string[];
   readonly calls: readonly CallRecord[];
@@ -38,7 +40,7 @@ export const buildManifest = (job: Job, result: GenerationResult | undefined, fa
     jobId: job.jobId,
     outcome,
     source: job.source,
-    model: { id: result?.modelId ?? job.modelId, ...(result ? { family: result.family } : {}) },
+    model: { id: result?.modelId ?? job.modelId, ...(result ? { family: result.family, unusedParameters: result.unusedParameters } : {}) },
     ...(ready
       ? {
           prompt: ready.parameters.prompt,

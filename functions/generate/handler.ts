@@ -10,7 +10,7 @@ import { PipelineError, toFailureReport, type FailureReport } from '../core/erro
 import { decodeS3Event } from '../core/event';
 import { JOB_FILE, parseJob, stagingKeys, type Job, type ReadyJob } from '../core/job';
 import { buildManifest, type CallRecord, type GenerationResult } from '../core/manifest';
-import { ConditioningInput } from '../core/models/adapter';
+import { ConditioningInput, type GeneratedImages } from '../core/models/adapter';
 import { classifyInvokeFailure } from '../core/models/bedrock-errors';
 import { outputKeys } from '../core/naming';
 import { seedFor } from '../core/seed';
@@ -59,6 +59,7 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
   const calls = adapter.calls(job.parameters, job.conditioning.size, image.bytes, seeds);
   const budget = new CallBudget(config.maxModelCallsPerJob, holding.claim.modelCalls, config.modelMaxAttempts);
   const records: CallRecord[] = [];
+  let filtered: PipelineError | undefined;
   try {
     const answers = await mapLimit(calls, config.callConcurrency, async (call) => {
       budget.reserve();
@@ -74,7 +75,16 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
         budget.settle((error as { $metadata?: { attempts?: number } }).$metadata?.attempts);
         throw classifyInvokeFailure(error as Error, config.modelId);
       }
-      const generated = adapter.parseResponse(body, call);
+      let generated: GeneratedImages;
+      try {
+        generated = adapter.parseResponse(body, call);
+      } catch (error) {
+        // One of several one-image calls blocked by moderation: the others were paid for and are kept,
+        // as Titan and Nova keep the survivors of a partly blocked answer.
+        if (!(error instanceof PipelineError) || error.reason !== 'CONTENT_FILTERED' || calls.length === 1) throw error;
+        filtered ??= error;
+        generated = { images: [], blocked: call.images };
+      }
       records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
       return { call, generated };
     });
@@ -82,11 +92,13 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
 
     const keys = outputKeys(job.source.key);
     const images = answers.flatMap((answer) => answer.generated.images);
+    if (images.length === 0 && filtered) throw filtered;
     const imageKeys = images.map((_, i) => keys.image(i + 1));
     await Promise.all(images.map((bytes, i) => writeObject(config.outputBucket, imageKeys[i]!, bytes, 'image/png')));
     return {
       modelId: config.modelId,
       family: adapter.family,
+      unusedParameters: adapter.unusedParameters,
       seeds: answers.flatMap((answer) => answer.generated.seeds ?? Array.from({ length: answer.generated.images.length }, () => answer.call.seed)),
       imageKeys,
       calls: records,

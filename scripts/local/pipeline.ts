@@ -16,6 +16,19 @@ import { matches, readWiring, type Wiring } from './wiring';
 
 export const STACK_JSON = join('cdktf.out', 'stacks', 'image-conditioning-pipeline', 'cdk.tf.json');
 
+/**
+ * Synthesizes the stack for another model into `outdir` and returns its JSON's
+ * path. The model is fixed at synth time (the generate role may invoke only its
+ * ARNs), so this is what `cdktf deploy` with ICP_MODEL_ID would produce.
+ */
+export const synthesizeFor = async (modelId: string, outdir: string): Promise<string> => {
+  const { createApp, stackJsonPath } = await import('../../terraform/app');
+  const { readSynthConfig, SynthEnv } = await import('../../terraform/synth-config');
+  await mkdir(outdir, { recursive: true });
+  createApp({ outdir, synth: readSynthConfig({ ...process.env, [SynthEnv.MODEL_ID]: modelId }) }).synth();
+  return stackJsonPath(outdir);
+};
+
 export interface LocalPipelineOptions {
   /** Repository root (bundles under dist/, stack under cdktf.out/). */
   readonly root: string;

@@ -15,7 +15,7 @@ import { decodeS3EventKey } from '../../functions/core/event';
 import { JOB_FILE } from '../../functions/core/job';
 import { findModel } from '../../functions/core/models/catalogue';
 import { ROOT } from '../build-functions';
-import { STACK_JSON, startLocalPipeline, type LocalPipeline } from './pipeline';
+import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from './pipeline';
 
 // The runner runs on the machine's Node 20; the functions run on nodejs22.x in Lambda.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -44,18 +44,6 @@ const report = async (pipeline: LocalPipeline, key: string, outDir: string, time
   if (edges) console.log(`  edges:    ${show(edges)}`);
   if (manifestPath) console.log(`  manifest: ${show(manifestPath)}`);
   return true;
-};
-
-/**
- * The model is fixed at synth time (the generate role may invoke only its
- * ARNs), so another model means another synthesized stack, as `cdktf deploy`
- * with ICP_MODEL_ID would produce.
- */
-const synthesizeFor = async (modelId: string, outdir: string): Promise<string> => {
-  const { createApp, stackJsonPath } = await import('../../terraform/app');
-  const { readSynthConfig, SynthEnv } = await import('../../terraform/synth-config');
-  createApp({ outdir, synth: readSynthConfig({ ...process.env, [SynthEnv.MODEL_ID]: modelId }) }).synth();
-  return stackJsonPath(outdir);
 };
 
 const main = async (): Promise<number> => {

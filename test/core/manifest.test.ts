@@ -9,6 +9,7 @@ const result = (calls: CallRecord[], overrides: Partial<GenerationResult> = {}):
   return {
     modelId: MODEL_ID,
     family: 'titan',
+    unusedParameters: [],
     seeds: calls.flatMap((c) => Array.from({ length: c.received }, () => c.seed)),
     imageKeys: Array.from({ length: received }, (_, i) => `photos/tiger/${i + 1}.png`),
     calls,
@@ -31,7 +32,7 @@ describe('core/manifest', () => {
       expect(manifest.outcome).to.equal('succeeded');
       expect(manifest.jobId).to.equal(job.jobId);
       expect(manifest.source).to.deep.equal(job.source);
-      expect(manifest.model).to.deep.equal({ id: MODEL_ID, family: 'titan' });
+      expect(manifest.model).to.deep.equal({ id: MODEL_ID, family: 'titan', unusedParameters: [] });
       expect(manifest.prompt).to.equal('a tiger as a pencil sketch');
       expect(manifest.negativePrompt).to.equal('blurry');
       expect(manifest.parameters).to.deep.equal({ ...job.parameters, seeds: [1234, 1234] });
@@ -107,5 +108,11 @@ describe('core/manifest', () => {
       }
       expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: 'photos/tiger/error.json' });
     });
-  });
+  
+    it('records the parameters the model ignored, so a user sees that their setting had no effect', () => {
+      const manifest = buildManifest(readyJob(), result([{ seed: 7, requested: 1, received: 1, ms: 10 }], { unusedParameters: ['control-mode', 'quality'] }), undefined, NOW);
+
+      expect(manifest.model).to.deep.include({ unusedParameters: ['control-mode', 'quality'] });
+    });
+});
 });

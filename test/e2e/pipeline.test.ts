@@ -14,7 +14,9 @@ import sharp from 'sharp';
 import { TITAN_SIZES } from '../../functions/core/models/titan';
 import { nearestSize } from '../../functions/core/sizing';
 import { ROOT } from '../../scripts/build-functions';
-import { STACK_JSON, startLocalPipeline, type LocalPipeline } from '../../scripts/local/pipeline';
+import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from '../../scripts/local/pipeline';
+import { createHash } from 'node:crypto';
+import { adapterFor } from '../../functions/core/models';
 
 const PHOTOS = join(ROOT, 'test', 'fixtures', 'photos');
 const LARGE = join(ROOT, 'test', 'fixtures', 'large', 'safe-landing-5120x2880.jpg');
@@ -31,7 +33,7 @@ const readStaging = async (pipeline: LocalPipeline, key: string): Promise<Buffer
   return Buffer.from(await object.Body!.transformToByteArray());
 };
 
-describe('local pipeline, end to end', function () {
+describe('local pipeline, end to end, with Titan v2 (the original design, its stack synthesized for it)', function () {
   this.timeout(120_000);
   let pipeline: LocalPipeline;
   let workDir: string;
@@ -42,7 +44,8 @@ describe('local pipeline, end to end', function () {
     pipeline = await startLocalPipeline({
       root: ROOT,
       workDir,
-      variables: { model_id: 'amazon.titan-image-generator-v2:0' },
+      stackJson: await synthesizeFor('amazon.titan-image-generator-v2:0', join(workDir, 'cdktf.out')),
+      // Titan v2 is past end of life: the stand-in answers as it did before, on request.
       standIn: { answerRetiredModels: true },
     });
   });
@@ -157,5 +160,56 @@ describe('local pipeline, end to end', function () {
     expect(outcome.manifest.prompt).to.equal('a rocket as a hand drawn sketch');
     expect(outcome.manifest.parameters.count).to.equal(2);
     expect(outcome.keys).to.include.members(['cli/cli upload/1.png', 'cli/cli upload/2.png']);
+  });
+});
+
+describe('local pipeline, end to end, with the default model (Control Sketch fed the edge mask)', function () {
+  this.timeout(120_000);
+  let pipeline: LocalPipeline;
+  let workDir: string;
+
+  before(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'icp-e2e-sketch-'));
+    pipeline = await startLocalPipeline({ root: ROOT, workDir });
+  });
+  after(async () => {
+    await pipeline?.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("is the stack's default and sends the Canny edge mask as the image", async () => {
+    const key = 'sketch/chelsea.png';
+
+    await pipeline.upload(key, await readFile(join(PHOTOS, 'chelsea.png')), { prompt: 'a tiger as a hand drawn sketch' });
+    const outcome = await pipeline.waitForOutcome(key);
+
+    expect(pipeline.wiring.functions.generate!.environment.MODEL_ID).to.equal('us.stability.stable-image-control-sketch-v1:0');
+    expect(outcome.manifest.outcome).to.equal('succeeded');
+    expect(outcome.manifest.model).to.deep.equal({
+      id: 'us.stability.stable-image-control-sketch-v1:0',
+      family: 'stability',
+      unusedParameters: ['control-mode', 'quality'],
+    });
+    const edges = await readOutput(pipeline, 'sketch/chelsea/edges.png');
+    const sent = pipeline.standIn!.calls.at(-1)!.body as { image: { sha256: string; channels: number } };
+    expect(sent.image.sha256).to.equal(createHash('sha256').update(edges).digest('hex'));
+    expect(sent.image.channels).to.equal(1);
+  });
+
+  it('sizes a 5120×2880 photo to about one megapixel in multiples of 64, without bars', async () => {
+    const key = 'sketch/large.jpg';
+
+    await pipeline.upload(key, await readFile(LARGE), { prompt: 'a landscape as a pencil sketch' });
+    const outcome = await pipeline.waitForOutcome(key);
+
+    const size = outcome.manifest.sizes.conditioning;
+    expect(size).to.deep.equal(adapterFor('us.stability.stable-image-control-sketch-v1:0').targetSize({ width: 5120, height: 2880 }));
+    expect(size.width % 64).to.equal(0);
+    expect(size.height % 64).to.equal(0);
+    expect(size.width * size.height).to.be.within(0.8 * 1_048_576, 1.2 * 1_048_576);
+    const image = await sharp(await readOutput(pipeline, 'sketch/large/1.png')).metadata();
+    expect({ width: image.width, height: image.height }).to.deep.equal(size);
+    const prepare = pipeline.functions.prepare!.outcomes.map((o) => o.maxRssMb);
+    console.log(`      prepare peak memory on 5120×2880 (Control Sketch sizing): ${Math.max(...prepare)} MB`);
   });
 });

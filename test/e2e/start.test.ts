@@ -44,4 +44,32 @@ describe('npm start (scripts/local/run.ts)', function () {
     expect(error?.code).to.equal(1);
     expect(error?.stdout).to.match(/✗ README\.md: UNSUPPORTED_FORMAT: Expected one of: jpeg, png, webp for s3:\/\/[^/]+\/README\.md but received data of no known image format/);
   });
+
+  for (const model of [
+    'us.stability.stable-image-control-sketch-v1:0',
+    'us.stability.stable-image-control-structure-v1:0',
+    'amazon.titan-image-generator-v2:0',
+    'amazon.nova-canvas-v1:0',
+  ]) {
+    const retired = model.startsWith('amazon.');
+    it(`runs end to end with --model ${model}${retired ? ' --answer-retired' : ''}`, async () => {
+      const { stdout } = await run(['--out', out, '--model', model, ...(retired ? ['--answer-retired'] : [])]);
+
+      expect(stdout).to.include(`1 image(s) from ${model}`);
+      const manifest = JSON.parse(await readFile(join(out, 'original', 'manifest.json'), 'utf8'));
+      expect(manifest.model.id).to.equal(model);
+      expect(manifest.outcome).to.equal('succeeded');
+    });
+  }
+
+  it('answers a retired model as Bedrock does today: error.json MODEL_UNAVAILABLE, exit code 1', async () => {
+    const error = await run(['--out', out, '--model', 'amazon.nova-canvas-v1:0']).then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+
+    expect(error?.code).to.equal(1);
+    expect(error?.stdout).to.include('reached end of life on 2026-09-30');
+    expect(error?.stdout).to.match(/✗ original\.jpg: MODEL_UNAVAILABLE: amazon\.nova-canvas-v1:0: ResourceNotFoundException/);
+  });
 });

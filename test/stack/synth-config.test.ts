@@ -3,7 +3,7 @@ import { DEFAULT_SYNTH_CONFIG, readSynthConfig } from '../../terraform/synth-con
 
 describe('readSynthConfig', () => {
   it('defaults to Titan in us-east-1 when nothing is set', () => {
-    expect(readSynthConfig({})).to.deep.equal({ modelId: 'amazon.titan-image-generator-v2:0', region: 'us-east-1' });
+    expect(readSynthConfig({})).to.deep.equal({ modelId: 'us.stability.stable-image-control-sketch-v1:0', region: 'us-east-1' });
     expect(DEFAULT_SYNTH_CONFIG).to.deep.equal(readSynthConfig({}));
   });
 
