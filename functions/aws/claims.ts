@@ -24,9 +24,9 @@ export const acquireClaim = async (bucket: string, key: string, owner: string, l
   }
   const existing = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const claim = parseClaim(await existing.Body!.transformToString());
-  const verdict = judgeExistingClaim(claim, now);
+  const verdict = judgeExistingClaim(claim, now, owner);
   if (verdict !== Verdict.TAKE_OVER) return { acquired: false, verdict };
-  const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls };
+  const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls, ...(claim.answered ? { answered: claim.answered } : {}) };
   try {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(taken), ContentType: 'application/json', IfMatch: existing.ETag }));
     return { acquired: true, claim: taken };

@@ -17,6 +17,12 @@ export const ClaimState = {
   RELEASED: 'released',
   /** The outcome (results or error.json) is written. */
   DONE: 'done',
+  /**
+   * error.json is written for a failure the upload did not cause (model access, availability, a
+   * model-side error): a later delivery of the same request, such as a re-upload once the cause is
+   * fixed, may try again, with the calls spent so far still on the meter.
+   */
+  FAILED: 'failed',
 } as const;
 export type ClaimState = (typeof ClaimState)[keyof typeof ClaimState];
 
@@ -30,6 +36,8 @@ export interface Claim {
   readonly invocations: number;
   /** InvokeModel attempts spent or reserved so far, across invocations: the budget's meter. */
   readonly modelCalls: number;
+  /** Indexes of the job's calls whose answers are kept beside the claim (see answerKey): never paid for again. */
+  readonly answered?: readonly number[];
   readonly updatedAt: string;
 }
 
@@ -55,8 +63,11 @@ export const Verdict = {
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-export const judgeExistingClaim = (claim: Claim, now: Date): Verdict => {
+export const judgeExistingClaim = (claim: Claim, now: Date, owner?: string): Verdict => {
   if (claim.state === ClaimState.DONE) return Verdict.DUPLICATE_DONE;
+  // Lambda retries an async event under the same request id, and only after the attempt has ended:
+  // a claim still "running" under this id was left by an attempt that crashed or was killed.
+  if (claim.state === ClaimState.RUNNING && owner !== undefined && claim.owner === owner) return Verdict.TAKE_OVER;
   if (claim.state === ClaimState.RUNNING && Date.parse(claim.leaseUntil) > now.getTime()) return Verdict.DUPLICATE_RUNNING;
   return Verdict.TAKE_OVER;
 };
@@ -120,3 +131,6 @@ export class CallBudget {
     this.spent += Math.min(this.attemptsPerCall, attempts ?? this.attemptsPerCall);
   }
 }
+
+/** Where the answer to call `index` of a claimed request is kept, so a retry of the job does not pay for it again. */
+export const answerKey = (claimKey: string, index: number): string => `${claimKey.replace(/\.json$/, '')}/answer-${index}.json`;

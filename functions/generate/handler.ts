@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { createBedrock } from '../aws/bedrock';
 import { acquireClaim, updateClaim } from '../aws/claims';
 import { readObject, s3, writeJson, writeObject } from '../aws/s3';
-import { CallBudget, claimKey, ClaimState, requestFingerprint, type Claim } from '../core/claim';
+import { answerKey, CallBudget, claimKey, ClaimState, requestFingerprint, type Claim } from '../core/claim';
 import { mapLimit } from '../core/concurrency';
-import { PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import { PipelineError, toFailureReport, type FailureReason, type FailureReport } from '../core/errors';
 import { decodeS3Event } from '../core/event';
 import { JOB_FILE, parseJob, stagingKeys, type Job, type ReadyJob } from '../core/job';
 import { buildManifest, type CallRecord, type GenerationResult } from '../core/manifest';
@@ -18,6 +18,12 @@ import { readGenerateConfig } from './config';
 
 const config = readGenerateConfig(process.env);
 const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs, maxAttempts: config.modelMaxAttempts });
+
+/**
+ * Permanent for this invocation, but caused by the account, the deployment or the model, not by
+ * the upload: once fixed, the same upload again must be processed, not ignored as a duplicate.
+ */
+const RETRY_ON_REDELIVERY: ReadonlySet<FailureReason> = new Set(['ACCESS_DENIED', 'MODEL_UNAVAILABLE', 'MODEL_ERROR', 'MODEL_REJECTED_REQUEST']);
 
 /** Time kept back at the end of an invocation to write the outcome. */
 const WRITE_MARGIN_MS = 10_000;
@@ -33,12 +39,24 @@ interface Holding {
   readonly bucket: string;
   readonly key: string;
   claim: Claim;
+  /** Claim writes in order: two calls in flight must not land an older claim last. */
+  writes?: Promise<void>;
 }
 
-const record = async (holding: Holding, change: Partial<Claim>): Promise<void> => {
-  holding.claim = { ...holding.claim, ...change, updatedAt: new Date().toISOString() };
-  await updateClaim(holding.bucket, holding.key, holding.claim);
+const record = (holding: Holding, change: Partial<Claim> | ((claim: Claim) => Partial<Claim>)): Promise<void> => {
+  holding.writes = (holding.writes ?? Promise.resolve()).catch(() => undefined).then(async () => {
+    const delta = typeof change === 'function' ? change(holding.claim) : change;
+    holding.claim = { ...holding.claim, ...delta, updatedAt: new Date().toISOString() };
+    await updateClaim(holding.bucket, holding.key, holding.claim);
+  });
+  return holding.writes;
 };
+
+interface KeptAnswer {
+  readonly images: readonly string[];
+  readonly seeds?: readonly number[];
+  readonly blocked: number;
+}
 
 const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Holding, deadline: AbortSignal | undefined): Promise<GenerationResult> => {
   const started = performance.now();
@@ -61,7 +79,16 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
   const records: CallRecord[] = [];
   let filtered: PipelineError | undefined;
   try {
-    const answers = await mapLimit(calls, config.callConcurrency, async (call) => {
+    const answers = await mapLimit(calls.map((call, index) => ({ call, index })), config.callConcurrency, async ({ call, index }) => {
+      if (holding.claim.answered?.includes(index)) {
+        // Paid for by an earlier invocation of this request: read, not bought again.
+        const kept = await readObject(holding.bucket, answerKey(holding.key, index));
+        if (!kept) throw new PipelineError('INVALID_JOB', `Kept answer ${index} changed while the job ran`);
+        const answer = JSON.parse(new TextDecoder().decode(kept.bytes)) as KeptAnswer;
+        const generated: GeneratedImages = { images: answer.images.map((b) => Buffer.from(b, 'base64')), blocked: answer.blocked, ...(answer.seeds ? { seeds: answer.seeds } : {}) };
+        records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: 0 });
+        return { call, generated };
+      }
       budget.reserve();
       // Recorded before the call: a crash mid-call must not hand the next invocation a fuller budget.
       await record(holding, { modelCalls: budget.committed });
@@ -84,6 +111,11 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
         if (!(error instanceof PipelineError) || error.reason !== 'CONTENT_FILTERED' || calls.length === 1) throw error;
         filtered ??= error;
         generated = { images: [], blocked: call.images };
+      }
+      if (calls.length > 1) {
+        const kept: KeptAnswer = { images: generated.images.map((b) => Buffer.from(b).toString('base64')), blocked: generated.blocked, ...(generated.seeds ? { seeds: generated.seeds } : {}) };
+        await writeObject(holding.bucket, answerKey(holding.key, index), JSON.stringify(kept), 'application/json');
+        await record(holding, (claim) => ({ answered: [...(claim.answered ?? []), index] }));
       }
       records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
       return { call, generated };
@@ -157,7 +189,7 @@ const runJob = async (job: Job, stagingBucket: string, owner: string, leaseUntil
       throw error;
     }
     await finish(job, stagingBucket, undefined, toFailureReport(error));
-    await record(holding, { state: ClaimState.DONE });
+    await record(holding, { state: RETRY_ON_REDELIVERY.has(error.reason) ? ClaimState.FAILED : ClaimState.DONE });
     log('warn', 'job failed', { jobId: job.jobId, key: job.source.key, reason: error.reason, message: error.message });
   }
   return true;

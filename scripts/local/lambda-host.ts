@@ -61,6 +61,7 @@ export class LocalFunction {
   private readonly listeners: ((outcome: InvocationOutcome) => void)[] = [];
   private readonly log: WriteStream;
   private running = 0;
+  private peak = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   private nextId = 1;
@@ -110,6 +111,16 @@ export class LocalFunction {
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 
+  /** Invocations running right now. */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** The most invocations that ever ran at once: never above `concurrency`. */
+  get peakConcurrency(): number {
+    return this.peak;
+  }
+
   isIdle(): boolean {
     return this.queue.length === 0 && this.running === 0 && this.timers.size === 0;
   }
@@ -152,6 +163,7 @@ export class LocalFunction {
       const environment = this.environments.find((e) => !e.busy) ?? this.spawn();
       environment.busy = true;
       this.running++;
+      this.peak = Math.max(this.peak, this.running);
       void this.run(environment, pending).then((outcome) => this.complete(environment, pending, outcome));
     }
     this.settle();

@@ -103,7 +103,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
 
     const manifest = await manifestOf(key);
     expect(manifest).to.include({ version: 1, jobId, outcome: 'succeeded', prompt: 'a cat in ink', negativePrompt: null });
-    expect(manifest.model).to.deep.equal({ id: TITAN, family: 'titan' });
+    expect(manifest.model).to.deep.equal({ id: TITAN, family: 'titan', unusedParameters: [] });
     expect(manifest.source).to.deep.equal(job.source);
     expect(manifest.parameters).to.deep.include({ seed: 1234, seeds: [1234], count: 1, controlMode: 'CANNY_EDGE', controlStrength: 0.7, quality: 'standard' });
     expect(manifest.outputs).to.deep.equal({ images: ['photos/chelsea/1.png'], edges: 'photos/chelsea/edges.png' });

@@ -1,0 +1,245 @@
+/**
+ * What the reliability tests share: the whole local pipeline (real bundles,
+ * wiring from the synthesized stack, the Bedrock stand-in) plus a record of
+ * every upload, so each file can count at the end what became of them.
+ */
+import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { decodeS3EventKey } from '../../functions/core/event';
+import { outputKeys } from '../../functions/core/naming';
+import { readGenerateConfig } from '../../functions/generate/config';
+import { ROOT } from '../../scripts/build-functions';
+import type { RecordedCall } from '../../scripts/local/bedrock-standin';
+import type { InvocationOutcome } from '../../scripts/local/lambda-host';
+import { STACK_JSON, startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../scripts/local/pipeline';
+import { ensureBuilt } from '../helpers/build';
+import { addToSummary } from './summary';
+
+export interface DeadLetter {
+  readonly at: string;
+  readonly functionId: string;
+  readonly requestId: string;
+  readonly attempts: number;
+  readonly error?: { name: string; message: string };
+  readonly event: S3Event;
+}
+
+export interface Harness {
+  readonly pipeline: LocalPipeline;
+  readonly workDir: string;
+  /** Every object-created record S3 emitted, in order. */
+  readonly records: readonly S3EventRecord[];
+  /** PutObject into the input bucket; returns the ETag (quotes removed). */
+  upload(key: string, body: Uint8Array, metadata?: Record<string, string>): Promise<string>;
+  /** A multipart upload (for bodies above the local server's 11 MiB PutObject limit). */
+  uploadMultipart(key: string, body: Readable | Uint8Array, metadata?: Record<string, string>): Promise<string>;
+  /** Re-delivers an event record to a function, as S3's at-least-once delivery may. */
+  redeliver(functionId: 'prepare' | 'generate', record: S3EventRecord): void;
+  /** The first record for bucket/key (decoded) at or after `from`, waiting for it. */
+  waitForRecord(bucket: string, key: string, from?: number, timeoutMs?: number): Promise<S3EventRecord>;
+  deadLetters(): DeadLetter[];
+  /** generate's settings as its bundle reads them from the stack's environment (defaults included). */
+  generateConfig(): ReturnType<typeof readGenerateConfig>;
+  /** Calls whose prompt (Titan/Nova text, Stability prompt) is `prompt`. */
+  callsFor(prompt: string): RecordedCall[];
+  getJson(bucket: string, key: string): Promise<any | undefined>;
+  /** Counts what became of every upload and adds it to the run's summary. */
+  tally(section: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const promptOf = (call: RecordedCall): string | undefined => {
+  const body = call.body as { textToImageParams?: { text?: string }; prompt?: string } | undefined;
+  return body?.textToImageParams?.text ?? body?.prompt;
+};
+
+/** Requests the model answered successfully more than once (same model, same body: same prompt, picture, seed, size). */
+export const duplicateSuccesses = (calls: readonly RecordedCall[]): number => {
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const call of calls) {
+    if (call.status !== 200 || call.delivered !== true || call.imagesReturned === 0) continue;
+    const fingerprint = `${call.modelId}\n${JSON.stringify(call.body)}`;
+    if (seen.has(fingerprint)) duplicates++;
+    seen.add(fingerprint);
+  }
+  return duplicates;
+};
+
+export const describeOutcomes = (outcomes: readonly InvocationOutcome[]): string =>
+  outcomes
+    .filter((o) => !o.ok || o.attempt > 1)
+    .map((o) => `${o.functionId} attempt ${o.attempt}: ${o.ok ? 'ok' : `${o.error?.name}: ${o.error?.message}`}`)
+    .join('\n') || 'all ok on the first attempt';
+
+export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 'workDir'> = {}): Promise<Harness> => {
+  if (!existsSync(join(ROOT, STACK_JSON))) throw new Error(`${STACK_JSON} is missing: run npm run synth first (npm test does)`);
+  await ensureBuilt();
+  const workDir = await mkdtemp(join(tmpdir(), 'icp-reliability-'));
+  const pipeline = await startLocalPipeline({
+    root: ROOT,
+    workDir,
+    // The stand-in answers models past their announced end of life only when asked to; the stack's model may be one.
+    standIn: { answerRetiredModels: true },
+    retryDelayMs: () => 50,
+    ...options,
+  });
+  const records: S3EventRecord[] = [];
+  const waiters = new Set<() => void>();
+  pipeline.s3.onObjectCreated((record) => {
+    records.push(record);
+    for (const wake of [...waiters]) wake();
+  });
+  /** Latest ETag per input key, and how many uploads there were. */
+  const latest = new Map<string, string>();
+  let uploads = 0;
+  let redelivered = 0;
+
+  const findRecord = (bucket: string, key: string, from: number): S3EventRecord | undefined =>
+    records.slice(from).find((r) => r.s3.bucket.name === bucket && decodeS3EventKey(r.s3.object.key) === key);
+
+  const getJson = async (bucket: string, key: string): Promise<any | undefined> => {
+    try {
+      const object = await pipeline.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return JSON.parse(await object.Body!.transformToString());
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) return undefined;
+      throw error;
+    }
+  };
+
+  const deadLetters = (): DeadLetter[] =>
+    existsSync(pipeline.deadLetterFile)
+      ? readFileSync(pipeline.deadLetterFile, 'utf8')
+          .split('\n')
+          .filter((line) => line.trim())
+          .map((line) => JSON.parse(line) as DeadLetter)
+      : [];
+
+  const harness: Harness = {
+    pipeline,
+    workDir,
+    records,
+    async upload(key, body, metadata = {}) {
+      const answer = await pipeline.client.send(new PutObjectCommand({ Bucket: pipeline.buckets.input, Key: key, Body: body, Metadata: metadata }));
+      const eTag = (answer.ETag ?? '').replace(/"/g, '');
+      uploads++;
+      latest.set(key, eTag);
+      return eTag;
+    },
+    async uploadMultipart(key, body, metadata = {}) {
+      const upload = new Upload({
+        client: pipeline.client,
+        params: { Bucket: pipeline.buckets.input, Key: key, Body: body, Metadata: metadata },
+        partSize: 8 * 1024 * 1024,
+        queueSize: 2,
+      });
+      const answer = await upload.done();
+      const eTag = (answer.ETag ?? '').replace(/"/g, '');
+      uploads++;
+      latest.set(key, eTag);
+      return eTag;
+    },
+    redeliver(functionId, record) {
+      redelivered++;
+      pipeline.functions[functionId]!.invokeAsync({ Records: [record] });
+    },
+    waitForRecord(bucket, key, from = 0, timeoutMs = 30_000) {
+      const found = findRecord(bucket, key, from);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`No object-created record for s3://${bucket}/${key} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const wake = (): void => {
+          const record = findRecord(bucket, key, from);
+          if (!record) return;
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve(record);
+        };
+        waiters.add(wake);
+      });
+    },
+    deadLetters,
+    generateConfig: () => readGenerateConfig(pipeline.wiring.functions.generate!.environment),
+    callsFor: (prompt) => (pipeline.standIn?.calls ?? []).filter((call) => promptOf(call) === prompt),
+    getJson,
+    async tally(section) {
+      await pipeline.idle();
+      // Which input keys each dead letter stands for: prepare's event names the upload, generate's the job file.
+      const deadKeys = new Set<string>();
+      for (const letter of deadLetters()) {
+        for (const record of letter.event.Records ?? []) {
+          const key = decodeS3EventKey(record.s3.object.key);
+          if (letter.functionId === 'prepare') deadKeys.add(key);
+          else {
+            const job = await getJson(record.s3.bucket.name, key);
+            if (job?.source?.key) deadKeys.add(job.source.key);
+          }
+        }
+      }
+      let results = 0;
+      let errorReports = 0;
+      let deadLettered = 0;
+      let lost = 0;
+      for (const [key, eTag] of latest) {
+        const manifest = await getJson(pipeline.buckets.output, outputKeys(key).manifest);
+        if (manifest && manifest.source?.eTag === eTag && manifest.source?.key === key) {
+          if (manifest.outcome === 'failed') errorReports++;
+          else results++;
+        } else if (deadKeys.has(key)) deadLettered++;
+        else lost++;
+      }
+      const calls = pipeline.standIn?.calls ?? [];
+      addToSummary(section, {
+        inputs: uploads,
+        redelivered,
+        results,
+        errorReports,
+        deadLettered,
+        lost,
+        modelCalls: calls.length,
+        duplicateCallsBilled: duplicateSuccesses(calls),
+        abandonedAnswers: calls.filter((c) => c.status === 200 && c.delivered === false).length,
+      });
+    },
+    async close() {
+      await pipeline.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+};
+
+/**
+ * Starts a harness in a `before` hook of the enclosing describe; in `after`,
+ * tallies it into the summary under `section` and closes it.
+ */
+export const useHarness = (section: string, options: Omit<LocalPipelineOptions, 'root' | 'workDir'> = {}): (() => Harness) => {
+  let harness: Harness | undefined;
+  before(async function () {
+    this.timeout(180_000); // a first build of the bundles included
+    harness = await startHarness(options);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    if (!harness) return;
+    try {
+      await harness.tally(section);
+    } finally {
+      await harness.close();
+    }
+  });
+  return () => {
+    if (!harness) throw new Error('The harness is not started yet: call it inside a test or hook');
+    return harness;
+  };
+};
