@@ -83,9 +83,27 @@ describe('core/concurrency', () => {
       expect(caught).to.equal(failure);
     });
 
-    // KNOWN DEFECT (reported): with limit 0 (or NaN) no worker starts, fn is never called and the
-    // promise resolves to an array of holes typed as R[]. Callers pass CALL_CONCURRENCY (checked
-    // 1–5), so this is latent.
+    it('after a failure starts nothing new but waits for the calls in flight before rejecting', async () => {
+      const started: number[] = [];
+      const finished: number[] = [];
+      let caught: unknown;
+      try {
+        await mapLimit([1, 2, 3, 4], 2, async (n) => {
+          started.push(n);
+          if (n === 1) throw new Error('first fails');
+          await sleep(20);
+          finished.push(n);
+          return n;
+        });
+      } catch (error) {
+        caught = error;
+      }
+      expect((caught as Error).message).to.equal('first fails');
+      // 2 was already running when 1 failed: it finished before mapLimit rejected; 3 and 4 never started.
+      expect(started).to.deep.equal([1, 2]);
+      expect(finished).to.deep.equal([2]);
+    });
+
     it('refuses a limit below 1 instead of resolving to an array of holes', async () => {
       let caught: unknown;
       try {

@@ -36,5 +36,25 @@ describe('core/naming', () => {
       expect(outputKeys('.hidden').manifest).to.equal('.hidden/manifest.json');
       expect(outputKeys('photos/tiger').edges).to.equal('photos/tiger/edges.png');
     });
+  
+  describe('keys near S3\'s 1,024-byte limit', () => {
+    it('keeps every output key within 1,024 bytes and tells long keys apart by a hash', () => {
+      const long = `${'ü'.repeat(520)}.jpg`;
+      const other = `${'ü'.repeat(520)}x.jpg`;
+
+      const keys = outputKeys(long);
+
+      expect(Buffer.byteLength(keys.manifest)).to.be.at.most(1024);
+      expect(Buffer.byteLength(keys.image(5))).to.be.at.most(1024);
+      expect(outputPrefix(long)).to.match(/~[0-9a-f]{16}$/);
+      expect(outputPrefix(long)).to.not.include('\uFFFD');
+      expect(outputPrefix(long)).to.not.equal(outputPrefix(other));
+    });
+
+    it('leaves a prefix that fits unchanged', () => {
+      const fits = `${'a'.repeat(1010)}.jpg`;
+      expect(outputPrefix(fits)).to.equal('a'.repeat(1010));
+    });
   });
+});
 });

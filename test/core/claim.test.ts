@@ -1,0 +1,93 @@
+import { expect } from 'chai';
+import { answerKey, CallBudget, claimKey, ClaimState, judgeExistingClaim, parseClaim, requestFingerprint, Verdict, type Claim } from '../../functions/core/claim';
+import { PipelineError } from '../../functions/core/errors';
+import { jobParameters, readyJob, rejectedJob } from '../helpers/factories';
+
+const NOW = new Date('2026-11-24T10:00:00.000Z');
+const claim = (overrides: Partial<Claim> = {}): Claim => ({
+  version: 1,
+  state: ClaimState.RUNNING,
+  owner: 'request-1',
+  leaseUntil: '2026-11-24T10:05:00.000Z',
+  invocations: 1,
+  modelCalls: 0,
+  updatedAt: '2026-11-24T09:59:00.000Z',
+  ...overrides,
+});
+
+describe('core/claim', () => {
+  describe('judgeExistingClaim', () => {
+    it('a finished request is a duplicate, whoever asks', () => {
+      expect(judgeExistingClaim(claim({ state: ClaimState.DONE }), NOW, 'request-1')).to.equal(Verdict.DUPLICATE_DONE);
+    });
+
+    it('a request another invocation holds within its lease is a duplicate in progress', () => {
+      expect(judgeExistingClaim(claim(), NOW, 'request-2')).to.equal(Verdict.DUPLICATE_RUNNING);
+    });
+
+    it("Lambda's retry of the same request id takes over a claim its crashed attempt left running", () => {
+      expect(judgeExistingClaim(claim(), NOW, 'request-1')).to.equal(Verdict.TAKE_OVER);
+    });
+
+    it('takes over a claim whose lease has ended, one released after a transient failure, and one that failed for a reason the upload did not cause', () => {
+      expect(judgeExistingClaim(claim({ leaseUntil: '2026-11-24T09:59:59.999Z' }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.RELEASED }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.FAILED }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
+    });
+  });
+
+  describe('requestFingerprint', () => {
+    it('is the same for the same job, model and parameters, and differs when any of them changes', () => {
+      const job = readyJob();
+      const same = requestFingerprint(readyJob(), 'model-a');
+
+      expect(requestFingerprint(job, 'model-a')).to.equal(same).and.to.match(/^[0-9a-f]{24}$/);
+      expect(requestFingerprint(job, 'model-b')).to.not.equal(same);
+      expect(requestFingerprint(readyJob({ parameters: jobParameters({ prompt: 'another prompt' }) }), 'model-a')).to.not.equal(same);
+      expect(requestFingerprint(rejectedJob(), 'model-a')).to.not.equal(same);
+    });
+  });
+
+  it('keeps claims and kept answers beside the job', () => {
+    expect(claimKey('a'.repeat(32), 'f00d')).to.equal(`jobs/${'a'.repeat(32)}/claims/f00d.json`);
+    expect(answerKey(claimKey('a'.repeat(32), 'f00d'), 2)).to.equal(`jobs/${'a'.repeat(32)}/claims/f00d/answer-2.json`);
+  });
+
+  describe('parseClaim', () => {
+    it('reads what it wrote and refuses what is not a claim', () => {
+      expect(parseClaim(JSON.stringify(claim()))).to.deep.equal(claim());
+      expect(() => parseClaim('{')).to.throw(PipelineError, 'Claim file is not JSON');
+      expect(() => parseClaim(JSON.stringify({ ...claim(), state: 'sleeping' }))).to.throw(PipelineError, 'Claim file is malformed');
+    });
+  });
+
+  describe('CallBudget', () => {
+    it('reserves the attempts of a call before it starts and settles to what was used', () => {
+      const budget = new CallBudget(10, 2, 3);
+
+      budget.reserve();
+      expect(budget.committed).to.equal(5);
+      budget.settle(1);
+      expect(budget.committed).to.equal(3);
+      budget.reserve();
+      budget.settle(undefined);
+      expect(budget.committed).to.equal(6);
+    });
+
+    it('refuses a call that could take the job past the cap, naming the numbers', () => {
+      const budget = new CallBudget(7, 6, 3);
+
+      expect(() => budget.reserve())
+        .to.throw(PipelineError, 'Stopped before another model call: 6 of at most 7 model calls for this upload are used (MAX_MODEL_CALLS_PER_JOB)')
+        .with.property('reason', 'CALL_BUDGET_EXHAUSTED');
+    });
+
+    it('counts calls in flight, so concurrent calls cannot overrun the cap together', () => {
+      const budget = new CallBudget(6, 0, 3);
+
+      budget.reserve();
+      budget.reserve();
+      expect(() => budget.reserve()).to.throw(PipelineError);
+    });
+  });
+});
