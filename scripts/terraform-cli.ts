@@ -9,7 +9,7 @@
  *   into the copy and passed with `TF_CLI_CONFIG_FILE` to each command; nothing
  *   is written to the home directory and no registry is contacted.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,6 +166,9 @@ export interface RunResult {
   readonly seconds: number;
 }
 
+/** Commands started by {@link run} and not finished yet, so a caller interrupted by a signal can stop them. */
+export const runningCommands = new Set<ChildProcess>();
+
 /** The binary to run: `TERRAFORM_BINARY_NAME` (the variable cdktf honours too) or `terraform`. */
 export const terraformBinary = (): string => process.env.TERRAFORM_BINARY_NAME || 'terraform';
 
@@ -177,6 +180,8 @@ export const run = (command: string, args: readonly string[], cwd: string, env: 
   new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(command, [...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    runningCommands.add(child);
+    child.once('exit', () => runningCommands.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {

@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { invokeResourceArns } from '../functions/core/models/catalogue.js';
 import { locateBuildOutput } from './build-output.js';
 import { BucketTrigger } from './constructs/bucket-trigger.js';
+import { DeadLetterQueue } from './constructs/dead-letter-queue.js';
 import { HardenedBucket } from './constructs/hardened-bucket.js';
 import { NodeLayer } from './constructs/node-layer.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
@@ -16,9 +17,8 @@ export const STACK_NAME = 'image-conditioning-pipeline';
 /** Where prepare writes a job and what generate listens for: the job file is written last. */
 export const JOB_PREFIX = 'jobs/';
 export const JOB_FILE_SUFFIX = '/job.json';
-
-/** Days a job's intermediate files stay in the staging bucket; long enough to debug a failed job. */
-export const STAGING_RETENTION_DAYS = 7;
+/** Folder under `jobs/<jobId>/` where generate keeps its request claims (see functions/core/claim.ts). */
+export const CLAIMS_DIR = 'claims';
 
 /** Upload limits passed to prepare: 50 MiB, and 60 megapixels (a decompression-bomb guard). */
 export const MAX_INPUT_BYTES = 52_428_800;
@@ -65,13 +65,28 @@ export class PipelineStack extends TerraformStack {
 
     const namePrefix = vars.namePrefix.stringValue;
     const forceDestroy = vars.forceDestroy.booleanValue;
-    const input = new HardenedBucket(this, 'input', { bucketPrefix: `${namePrefix}-input-`, forceDestroy });
+    const kmsKeyArn = vars.kmsKeyArn.stringValue;
+    const input = new HardenedBucket(this, 'input', { bucketPrefix: `${namePrefix}-input-`, forceDestroy, kmsKeyArn });
     const staging = new HardenedBucket(this, 'staging', {
       bucketPrefix: `${namePrefix}-staging-`,
       forceDestroy,
-      expireObjectsAfterDays: STAGING_RETENTION_DAYS,
+      kmsKeyArn,
+      expireObjectsAfterDays: vars.stagingExpirationDays.numberValue,
     });
-    const output = new HardenedBucket(this, 'output', { bucketPrefix: `${namePrefix}-output-`, forceDestroy });
+    const output = new HardenedBucket(this, 'output', { bucketPrefix: `${namePrefix}-output-`, forceDestroy, kmsKeyArn });
+
+    const deadLetters = new DeadLetterQueue(this, 'dead_letters', {
+      queueName: `${namePrefix}-dead-letters`,
+      alarmEmail: vars.alarmEmail.stringValue,
+    });
+    // Both functions: bounded retries and age, then the event goes to the queue.
+    const asyncInvoke = {
+      maximumRetryAttempts: vars.maximumRetryAttempts.numberValue,
+      maximumEventAgeInSeconds: vars.maximumEventAgeS.numberValue,
+      onFailureDestinationArn: deadLetters.queue.arn,
+    };
+    const bucketKey = { keyArn: kmsKeyArn, region: props.region };
+    const logRetentionDays = vars.logRetentionDays.numberValue;
 
     const sharp = new NodeLayer(this, 'sharp', {
       layerName: `${namePrefix}-sharp`,
@@ -84,6 +99,9 @@ export class PipelineStack extends TerraformStack {
       codeDir: build.prepare,
       memorySize: vars.prepareMemoryMb.numberValue,
       timeout: vars.prepareTimeoutS.numberValue,
+      logRetentionDays,
+      asyncInvoke,
+      bucketKey,
       layers: [sharp.layer.arn],
       environment: {
         STAGING_BUCKET: staging.bucket.bucket,
@@ -112,6 +130,11 @@ export class PipelineStack extends TerraformStack {
       codeDir: build.generate,
       memorySize: vars.generateMemoryMb.numberValue,
       timeout: vars.generateTimeoutS.numberValue,
+      // Caps concurrent model calls so a burst of uploads waits in Lambda's queue instead of being throttled by Bedrock.
+      reservedConcurrentExecutions: vars.generateReservedConcurrency.numberValue,
+      logRetentionDays,
+      asyncInvoke,
+      bucketKey,
       environment: {
         OUTPUT_BUCKET: output.bucket.bucket,
         MODEL_ID: vars.modelId.stringValue,
@@ -121,8 +144,13 @@ export class PipelineStack extends TerraformStack {
         NODE_OPTIONS: '--enable-source-maps',
       },
       grants: [
+        // The job file, the staged pictures, and the request claims beside them.
         { sid: 'ReadJobs', actions: ['s3:GetObject'], resources: [`${staging.bucket.arn}/${JOB_PREFIX}*`] },
-        { sid: 'WriteResults', actions: ['s3:PutObject', 's3:GetObject'], resources: [`${output.bucket.arn}/*`] },
+        // One claim per request (conditional PutObject) so a duplicate event never pays for a second model call.
+        // Claim keys end in "<fingerprint>.json", never in the staging trigger's "/job.json" suffix.
+        { sid: 'ClaimRequests', actions: ['s3:PutObject'], resources: [`${staging.bucket.arn}/${JOB_PREFIX}*/${CLAIMS_DIR}/*`] },
+        // Write-only: generate never reads the output bucket.
+        { sid: 'WriteResults', actions: ['s3:PutObject'], resources: [`${output.bucket.arn}/*`] },
         // A success removes the error.json of an earlier failed upload of the same name, and nothing else.
         { sid: 'ClearStaleReports', actions: ['s3:DeleteObject'], resources: [`${output.bucket.arn}/*/error.json`] },
         { sid: 'InvokeModel', actions: ['bedrock:InvokeModel'], resources: bedrockResources },
@@ -146,11 +174,15 @@ export class PipelineStack extends TerraformStack {
       input_bucket_name: { value: input.bucket.bucket, description: 'Name of the bucket to upload photos to; each upload starts a job.' },
       staging_bucket_name: {
         value: staging.bucket.bucket,
-        description: `Name of the bucket holding each job's intermediate files under ${JOB_PREFIX}<jobId>/, kept ${STAGING_RETENTION_DAYS} days.`,
+        description: `Name of the bucket holding each job's intermediate files under ${JOB_PREFIX}<jobId>/, deleted after staging_expiration_days.`,
       },
       output_bucket_name: { value: output.bucket.bucket, description: 'Name of the bucket the generated images (or error.json) are written to.' },
       prepare_function_name: { value: prepare.function.functionName, description: 'Name of the Lambda function that validates uploads and computes the edge mask.' },
       generate_function_name: { value: generate.function.functionName, description: 'Name of the Lambda function that calls the Bedrock model.' },
+      dead_letter_queue_url: {
+        value: deadLetters.queue.url,
+        description: 'URL of the SQS queue holding the events either function gave up on (after its retries or maximum event age); an alarm fires while it is not empty.',
+      },
       upload_command: {
         value: `aws s3 cp photo.jpg s3://${input.bucket.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"`,
         description: 'AWS CLI command that uploads photo.jpg with a prompt and so starts a job.',

@@ -236,7 +236,7 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
       type: 'number',
       default: 7,
       description:
-        'Days after which a job\'s intermediate files (edge mask, job.json) are deleted from the staging bucket, an integer from 1 to 365. Long enough to look into a failed job; they are not needed after generate has run.',
+        'Days after which a job\'s intermediate files (pictures, job.json, request claims) are deleted from the staging bucket, an integer from 1 to 365. Long enough to look into a failed job; they are not needed after generate has run.',
       validation: [
         {
           condition: integerInRange('staging_expiration_days', 1, 365),

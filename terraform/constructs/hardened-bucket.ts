@@ -5,7 +5,7 @@ import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy/index.js';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js';
-import type { IResolvable } from 'cdktf';
+import { Fn, type IResolvable, Op, Token } from 'cdktf';
 import { Construct } from 'constructs';
 
 export interface HardenedBucketProps {
@@ -17,15 +17,23 @@ export interface HardenedBucketProps {
    */
   readonly forceDestroy?: boolean | IResolvable;
   /**
-   * Days after which every object expires; also aborts incomplete multipart uploads after one day.
+   * Days after which every object expires (a number or a `var.*` token); also
+   * aborts incomplete multipart uploads after one day.
    * @default - objects are kept until deleted
    */
   readonly expireObjectsAfterDays?: number;
+  /**
+   * ARN of a KMS key for SSE-KMS (with an S3 Bucket Key), or a `var.*` token that
+   * may be empty: empty selects SSE-S3 when Terraform runs.
+   * @default '' (SSE-S3)
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /**
  * A private bucket: all public access blocked, ACLs disabled (owner enforced),
- * SSE-S3 encryption, and a policy refusing plain-HTTP requests.
+ * default encryption (SSE-S3, or SSE-KMS with a key), and a policy refusing
+ * plain-HTTP requests.
  *
  * The construct id becomes the Terraform logical id of every resource in it
  * (`aws_s3_bucket.<id>`, `aws_s3_bucket_policy.<id>`, ...), so addresses stay
@@ -55,9 +63,23 @@ export class HardenedBucket extends Construct {
       rule: { objectOwnership: 'BucketOwnerEnforced' },
     }).overrideLogicalId(id);
 
+    // One resource for both choices, decided by Terraform from the key ARN, so that
+    // setting or clearing kms_key_arn updates the configuration in place.
+    const kmsKeyArn = props.kmsKeyArn ?? '';
+    // The literal goes first: cdktf renders a falsy right operand as `undefined`.
+    const useKms = Op.neq('', kmsKeyArn);
     new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
       bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+      rule: [
+        {
+          applyServerSideEncryptionByDefault: {
+            sseAlgorithm: Token.asString(Fn.conditional(useKms, 'aws:kms', 'AES256')),
+            kmsMasterKeyId: Token.asString(Fn.conditional(useKms, kmsKeyArn, Token.nullValue())),
+          },
+          // A bucket key cuts the KMS requests (and their cost) per object; meaningless for SSE-S3.
+          bucketKeyEnabled: useKms,
+        },
+      ],
     }).overrideLogicalId(id);
 
     const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {

@@ -1,6 +1,7 @@
 import { LambdaLayerVersion } from '@cdktf/provider-aws/lib/lambda-layer-version/index.js';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
+import { directoryHash } from '../content-hash.js';
 
 export interface NodeLayerProps {
   /** Layer name; each content change publishes a new version under it. */
@@ -35,7 +36,11 @@ export class NodeLayer extends Construct {
     const compatibleRuntimes = props.compatibleRuntimes ?? ['nodejs22.x'];
     const compatibleArchitectures = props.compatibleArchitectures ?? ['arm64'];
 
-    const content = new TerraformAsset(this, 'content', { path: props.contentDir, type: AssetType.ARCHIVE });
+    const content = new TerraformAsset(this, 'content', {
+      path: props.contentDir,
+      type: AssetType.ARCHIVE,
+      assetHash: directoryHash(props.contentDir),
+    });
 
     this.layer = new LambdaLayerVersion(this, 'layer', {
       layerName: props.layerName,

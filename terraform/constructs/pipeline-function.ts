@@ -3,8 +3,10 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy/index.js';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
-import { AssetType, TerraformAsset } from 'cdktf';
+import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config/index.js';
+import { AssetType, Fn, Op, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
+import { directoryHash } from '../content-hash.js';
 
 /** One Allow statement of a function's role. Actions are never wildcards; resources are as narrow as the data. */
 export interface Grant {
@@ -46,10 +48,52 @@ export interface PipelineFunctionProps {
    */
   readonly handler?: string;
   /**
+   * Days the log group keeps events (a number or a `var.*` token).
    * @default 30
    */
   readonly logRetentionDays?: number;
+  /**
+   * Concurrent executions reserved for the function, which also caps it (a number
+   * or a `var.*` token); -1 reserves none.
+   * @default -1
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * How Lambda handles the function's asynchronous invocations (S3 notifications
+   * are asynchronous). The role is granted `sqs:SendMessage` on the destination,
+   * because Lambda sends failed events with the function's execution role.
+   * @default - Lambda's defaults: 2 retries, 6 hours, failed events dropped
+   */
+  readonly asyncInvoke?: AsyncInvokeProps;
+  /**
+   * A KMS key the buckets the function uses are encrypted with, or a `var.*`
+   * token that may be empty. When non-empty (decided by Terraform), the role may
+   * `kms:Decrypt` and `kms:GenerateDataKey` with it, only through S3.
+   * @default - no KMS permissions
+   */
+  readonly bucketKey?: BucketKeyProps;
 }
+
+export interface AsyncInvokeProps {
+  /** Retries after a failed attempt, 0 to 2 (a number or a `var.*` token). */
+  readonly maximumRetryAttempts: number;
+  /** Seconds an event may wait before it is given up, 60 to 21600 (a number or a `var.*` token). */
+  readonly maximumEventAgeInSeconds: number;
+  /** ARN of the SQS queue that receives events given up on. */
+  readonly onFailureDestinationArn: string;
+}
+
+export interface BucketKeyProps {
+  /** Key ARN, possibly an empty-string `var.*` token meaning "no key". */
+  readonly keyArn: string;
+  /** Region of the buckets, for the `kms:ViaService` condition (`s3.<region>.amazonaws.com`). */
+  readonly region: string;
+}
+
+/** Statement id of the role's KMS statement, present only when a key is configured. */
+export const KMS_STATEMENT_SID = 'UseBucketKeyThroughS3';
+/** Statement id of the role's dead-letter statement, present when failed events have a destination. */
+export const DEAD_LETTER_STATEMENT_SID = 'SendFailedEvents';
 
 /**
  * A Lambda function with its own role, inline policy and log group.
@@ -63,6 +107,8 @@ export class PipelineFunction extends Construct {
   readonly function: LambdaFunction;
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
+  /** Present when `asyncInvoke` was given. */
+  readonly invokeConfig?: LambdaFunctionEventInvokeConfig;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
@@ -70,6 +116,7 @@ export class PipelineFunction extends Construct {
     const architecture = props.architecture ?? 'arm64';
     const handler = props.handler ?? 'index.handler';
     const logRetentionDays = props.logRetentionDays ?? 30;
+    const reservedConcurrentExecutions = props.reservedConcurrentExecutions ?? -1;
 
     this.logGroup = new CloudwatchLogGroup(this, 'log-group', {
       name: `/aws/lambda/${props.functionName}`,
@@ -97,6 +144,9 @@ export class PipelineFunction extends Construct {
 
     const grants: readonly Grant[] = [
       ...props.grants,
+      ...(props.asyncInvoke
+        ? [{ sid: DEAD_LETTER_STATEMENT_SID, actions: ['sqs:SendMessage'], resources: [props.asyncInvoke.onFailureDestinationArn] }]
+        : []),
       // Lambda creates the group itself only when the role may; here it exists already.
       { sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${this.logGroup.arn}:*`] },
     ];
@@ -109,6 +159,22 @@ export class PipelineFunction extends Construct {
       })),
     });
     permissions.overrideLogicalId(`${id}_permissions`);
+    if (props.bucketKey) {
+      // A statement that exists only when the key ARN is non-empty: a dynamic block
+      // over a list of zero or one key, so the role never names an empty resource.
+      const { keyArn, region } = props.bucketKey;
+      permissions.addOverride('dynamic.statement', {
+        // The literal goes first: cdktf renders a falsy right operand as `undefined`.
+        for_each: Fn.conditional(Op.eq('', keyArn), [], [keyArn]),
+        content: {
+          sid: KMS_STATEMENT_SID,
+          effect: 'Allow',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['${statement.value}'],
+          condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${region}.amazonaws.com`] }],
+        },
+      });
+    }
 
     const rolePolicy = new IamRolePolicy(this, 'role-policy', {
       name: 'pipeline',
@@ -117,7 +183,9 @@ export class PipelineFunction extends Construct {
     });
     rolePolicy.overrideLogicalId(id);
 
-    const code = new TerraformAsset(this, 'code', { path: props.codeDir, type: AssetType.ARCHIVE });
+    // Our own hash of names and contents (cdktf's default hashes contents only), so that
+    // exactly a change in the bundle redeploys the function.
+    const code = new TerraformAsset(this, 'code', { path: props.codeDir, type: AssetType.ARCHIVE, assetHash: directoryHash(props.codeDir) });
 
     this.function = new LambdaFunction(this, 'function', {
       functionName: props.functionName,
@@ -130,6 +198,7 @@ export class PipelineFunction extends Construct {
       sourceCodeHash: code.assetHash,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      reservedConcurrentExecutions,
       layers: props.layers ? [...props.layers] : undefined,
       environment: { variables: { ...props.environment } },
       // Without the group, Lambda would create one without retention; without the
@@ -137,5 +206,18 @@ export class PipelineFunction extends Construct {
       dependsOn: [this.logGroup, rolePolicy],
     });
     this.function.overrideLogicalId(id);
+
+    if (props.asyncInvoke) {
+      const invokeConfig = new LambdaFunctionEventInvokeConfig(this, 'async-invoke', {
+        functionName: this.function.functionName,
+        maximumRetryAttempts: props.asyncInvoke.maximumRetryAttempts,
+        maximumEventAgeInSeconds: props.asyncInvoke.maximumEventAgeInSeconds,
+        destinationConfig: { onFailure: { destination: props.asyncInvoke.onFailureDestinationArn } },
+        // Lambda checks that the role may send to the destination when the config is saved.
+        dependsOn: [rolePolicy],
+      });
+      invokeConfig.overrideLogicalId(id);
+      this.invokeConfig = invokeConfig;
+    }
   }
 }

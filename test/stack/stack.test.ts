@@ -1,21 +1,14 @@
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invokeResourceArns } from '../../functions/core/models/catalogue.js';
-import { createApp, stackJsonPath } from '../../terraform/app.js';
+import { stackJsonPath } from '../../terraform/app.js';
 import type { SynthConfig } from '../../terraform/synth-config.js';
+import { DEFAULT_SYNTH, type PolicyDocument, type StackJson, type Statement, synthesize, writeStubDist } from './helpers.js';
 
 // Tests read the synthesized cdk.tf.json, the artefact Terraform and the local runner consume.
 
-interface Statement {
-  sid?: string;
-  effect: string;
-  actions: string[];
-  resources?: string[];
-  principals?: { type: string; identifiers: string[] }[];
-  condition?: { test: string; variable: string; values: string[] }[];
-}
 interface LambdaFunction {
   function_name: string;
   runtime: string;
@@ -26,40 +19,15 @@ interface LambdaFunction {
   memory_size: string;
   timeout: string;
   role: string;
+  reserved_concurrent_executions?: string | number;
   layers?: string[];
   depends_on?: string[];
   environment: { variables: Record<string, string> };
 }
-interface StackJson {
-  resource: Record<string, Record<string, Record<string, unknown>>>;
-  data: Record<string, Record<string, Record<string, unknown>>>;
-  output: Record<string, { value: string; description?: string }>;
-  variable: Record<string, { type?: string; description?: string; default?: unknown; validation?: unknown[] }>;
-  provider: { aws: { region: string }[] };
-  terraform: { backend: { local: { path: string } } };
-}
 
 const ACCOUNT_ID = '${data.aws_caller_identity.current.account_id}';
 const BUCKETS = ['input', 'staging', 'output'] as const;
-const DEFAULT_SYNTH: SynthConfig = { modelId: 'amazon.titan-image-generator-v2:0', region: 'us-east-1' };
-
-/** Stub build output: just enough for the stack's checks and for cdktf to zip. */
-const writeStubDist = (root: string): string => {
-  const dist = join(root, 'dist');
-  for (const fn of ['prepare', 'generate']) {
-    mkdirSync(join(dist, 'functions', fn), { recursive: true });
-    writeFileSync(join(dist, 'functions', fn, 'index.mjs'), `export const handler = async () => '${fn}';\n`);
-  }
-  mkdirSync(join(dist, 'layer', 'nodejs', 'node_modules', 'sharp'), { recursive: true });
-  writeFileSync(join(dist, 'layer', 'nodejs', 'node_modules', 'sharp', 'package.json'), '{"name":"sharp"}\n');
-  return dist;
-};
-
-const synthesize = (root: string, synth: SynthConfig, distDir = join(root, 'dist')): { json: StackJson; outdir: string } => {
-  const outdir = mkdtempSync(join(root, 'out-'));
-  createApp({ outdir, distDir, synth, stateFile: join(root, 'test.tfstate') }).synth();
-  return { json: JSON.parse(readFileSync(stackJsonPath(outdir), 'utf8')) as StackJson, outdir };
-};
+const KMS_SET = '("" != var.kms_key_arn)';
 
 describe('PipelineStack (synthesized cdk.tf.json)', () => {
   let root: string;
@@ -114,6 +82,11 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         aws_s3_bucket_ownership_controls: ['input', 'staging', 'output'],
         aws_s3_bucket_policy: ['input', 'staging', 'output'],
         aws_s3_bucket_lifecycle_configuration: ['staging'],
+        aws_lambda_function_event_invoke_config: ['prepare', 'generate'],
+        aws_sqs_queue: ['dead_letters'],
+        aws_cloudwatch_metric_alarm: ['dead_letters'],
+        aws_sns_topic: ['dead_letters'],
+        aws_sns_topic_subscription: ['dead_letters'],
       };
       for (const [type, ids] of Object.entries(expected)) {
         expect(Object.keys(stack.resource[type] ?? {}), type).to.have.members(ids);
@@ -135,16 +108,32 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         expect(lambda.timeout).to.equal(`\${var.${id}_timeout_s}`);
         expect(lambda.filename).to.match(/^assets\/.+\/archive\.zip$/);
         expect(existsSync(join(stackJsonPath(outdir), '..', lambda.filename)), 'zip written').to.equal(true);
-        expect(lambda.source_code_hash).to.be.a('string').and.not.equal('');
+        expect(lambda.source_code_hash).to.match(/^[0-9a-f]{64}$/);
       });
 
       it(`${id} waits for its log group and role policy`, () => {
         expect(fn(id).depends_on).to.have.members([`aws_cloudwatch_log_group.${id}`, `aws_iam_role_policy.${id}`]);
-        const logGroup = resource<{ name: string; retention_in_days: number }>('aws_cloudwatch_log_group', id);
+        const logGroup = resource<{ name: string; retention_in_days: string }>('aws_cloudwatch_log_group', id);
         expect(logGroup.name).to.equal(`/aws/lambda/\${var.name_prefix}-${id}`);
-        expect(logGroup.retention_in_days).to.equal(30);
+        expect(logGroup.retention_in_days).to.equal('${var.log_retention_days}');
+      });
+
+      it(`${id} retries async events a bounded number of times, then sends them to the dead-letter queue`, () => {
+        expect(resource('aws_lambda_function_event_invoke_config', id)).to.deep.include({
+          function_name: `\${aws_lambda_function.${id}.function_name}`,
+          maximum_retry_attempts: '${var.maximum_retry_attempts}',
+          maximum_event_age_in_seconds: '${var.maximum_event_age_s}',
+          destination_config: { on_failure: { destination: '${aws_sqs_queue.dead_letters.arn}' } },
+          // Lambda checks on save that the role may send to the destination.
+          depends_on: [`aws_iam_role_policy.${id}`],
+        });
       });
     }
+
+    it('reserves (and caps) generate\'s concurrency through a variable, and leaves prepare unreserved', () => {
+      expect(fn('generate').reserved_concurrent_executions).to.equal('${var.generate_reserved_concurrency}');
+      expect(fn('prepare').reserved_concurrent_executions).to.equal(-1);
+    });
 
     it('gives prepare the sharp layer and generate none', () => {
       expect(fn('prepare').layers).to.deep.equal(['${aws_lambda_layer_version.sharp.arn}']);
@@ -223,11 +212,12 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       });
     }
 
-    it('never lets a function trigger itself: no function writes to the bucket that invokes it', () => {
+    it('never lets a function trigger itself: prepare cannot write uploads, generate can write no job file', () => {
       const writes = (id: 'prepare' | 'generate'): string[] =>
         rolePermissions(id).filter((s) => s.actions.includes('s3:PutObject')).flatMap((s) => s.resources ?? []);
       expect(writes('prepare').join()).to.not.include('aws_s3_bucket.input.');
-      expect(writes('generate').join()).to.not.include('aws_s3_bucket.staging.');
+      // Its claims live in the staging bucket, under a folder the trigger's "/job.json" suffix never reaches in practice.
+      expect(writes('generate').filter((arn) => arn.includes('aws_s3_bucket.staging.'))).to.deep.equal(['${aws_s3_bucket.staging.arn}/jobs/*/claims/*']);
     });
   });
 
@@ -252,7 +242,15 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         });
         expect(resource('aws_s3_bucket_server_side_encryption_configuration', id)).to.deep.include({
           bucket: bucketRef,
-          rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: 'AES256' } }],
+          rule: [
+            {
+              apply_server_side_encryption_by_default: {
+                sse_algorithm: `\${${KMS_SET} ? "aws:kms" : "AES256"}`,
+                kms_master_key_id: `\${${KMS_SET} ? var.kms_key_arn : null}`,
+              },
+              bucket_key_enabled: `\${${KMS_SET}}`,
+            },
+          ],
         });
         const policy = resource<{ bucket: string; policy: string }>('aws_s3_bucket_policy', id);
         expect(policy.bucket).to.equal(bucketRef);
@@ -269,11 +267,51 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       });
     }
 
-    it('expires staged job files after 7 days', () => {
+    it('expires staged job files after staging_expiration_days', () => {
       const lifecycle = resource<{ bucket: string; rule: Record<string, unknown>[] }>('aws_s3_bucket_lifecycle_configuration', 'staging');
       expect(lifecycle.bucket).to.equal('${aws_s3_bucket.staging.id}');
       expect(lifecycle.rule).to.have.lengthOf(1);
-      expect(lifecycle.rule[0]).to.deep.include({ status: 'Enabled', expiration: [{ days: 7 }], filter: [{ prefix: '' }] });
+      expect(lifecycle.rule[0]).to.deep.include({
+        status: 'Enabled',
+        expiration: [{ days: '${var.staging_expiration_days}' }],
+        filter: [{ prefix: '' }],
+        abort_incomplete_multipart_upload: [{ days_after_initiation: 1 }],
+      });
+    });
+  });
+
+  describe('dead letters', () => {
+    it('keeps failed events 14 days in an SQS-encrypted queue', () => {
+      expect(resource('aws_sqs_queue', 'dead_letters')).to.include({
+        name: '${var.name_prefix}-dead-letters',
+        message_retention_seconds: 1209600,
+        sqs_managed_sse_enabled: true,
+      });
+    });
+
+    it('alarms as soon as one message is visible in the queue', () => {
+      expect(resource('aws_cloudwatch_metric_alarm', 'dead_letters')).to.deep.include({
+        namespace: 'AWS/SQS',
+        metric_name: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: '${aws_sqs_queue.dead_letters.name}' },
+        statistic: 'Maximum',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: 0,
+        treat_missing_data: 'notBreaching',
+        alarm_actions: '${aws_sns_topic.dead_letters[*].arn}',
+        ok_actions: '${aws_sns_topic.dead_letters[*].arn}',
+      });
+    });
+
+    it('e-mails through a topic only when alarm_email is set', () => {
+      const count = '${("" == var.alarm_email) ? 0 : 1}';
+      expect(resource('aws_sns_topic', 'dead_letters')).to.include({ count, name: '${var.name_prefix}-dead-letters-alarm' });
+      expect(resource('aws_sns_topic_subscription', 'dead_letters')).to.include({
+        count,
+        topic_arn: '${aws_sns_topic.dead_letters[0].arn}',
+        protocol: 'email',
+        endpoint: '${var.alarm_email}',
+      });
     });
   });
 
@@ -288,26 +326,15 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         expect(resource('aws_iam_role_policy', id)).to.include({ role: `\${aws_iam_role.${id}.id}` });
       });
 
-      it(`grants ${id} only allows, no wildcard action, and wildcards only for objects of a named bucket or its log streams`, () => {
-        for (const statement of rolePermissions(id)) {
-          expect(statement.effect).to.equal('Allow');
-          for (const action of statement.actions) {
-            expect(action, statement.sid).to.not.include('*');
-          }
-          for (const arn of statement.resources ?? []) {
-            if (arn.includes('*')) {
-              expect(arn, statement.sid).to.match(/^\$\{aws_s3_bucket\.(input|staging|output)\.arn\}\/([a-z]+\/)?\*(\/error\.json)?$|^\$\{aws_cloudwatch_log_group\.\w+\.arn\}:\*$/);
-            }
-          }
-        }
-      });
+      // Wildcards and scoping for every policy document: security.test.ts.
     }
 
-    it('lets prepare read uploads (and tell deleted from forbidden), write jobs, and write its own logs, nothing else', () => {
+    it('lets prepare read uploads (and tell deleted from forbidden), write jobs, send failed events and write its own logs, nothing else', () => {
       expect(rolePermissions('prepare')).to.deep.equal([
         { sid: 'ReadUploads', effect: 'Allow', actions: ['s3:GetObject'], resources: ['${aws_s3_bucket.input.arn}/*'] },
         { sid: 'TellDeletedUploads', effect: 'Allow', actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.input.arn}'] },
         { sid: 'WriteJobs', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*'] },
+        { sid: 'SendFailedEvents', effect: 'Allow', actions: ['sqs:SendMessage'], resources: ['${aws_sqs_queue.dead_letters.arn}'] },
         {
           sid: 'WriteOwnLogs',
           effect: 'Allow',
@@ -317,10 +344,11 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       ]);
     });
 
-    it('lets generate read jobs, write and read results, clear stale error reports, invoke exactly the catalogue ARNs, and write its own logs', () => {
+    it('lets generate read jobs, claim requests, write results, clear stale error reports, invoke exactly the catalogue ARNs, send failed events and write its own logs', () => {
       expect(rolePermissions('generate')).to.deep.equal([
         { sid: 'ReadJobs', effect: 'Allow', actions: ['s3:GetObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*'] },
-        { sid: 'WriteResults', effect: 'Allow', actions: ['s3:PutObject', 's3:GetObject'], resources: ['${aws_s3_bucket.output.arn}/*'] },
+        { sid: 'ClaimRequests', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*/claims/*'] },
+        { sid: 'WriteResults', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.output.arn}/*'] },
         { sid: 'ClearStaleReports', effect: 'Allow', actions: ['s3:DeleteObject'], resources: ['${aws_s3_bucket.output.arn}/*/error.json'] },
         {
           sid: 'InvokeModel',
@@ -328,6 +356,7 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
           actions: ['bedrock:InvokeModel'],
           resources: ['arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-image-generator-v2:0'],
         },
+        { sid: 'SendFailedEvents', effect: 'Allow', actions: ['sqs:SendMessage'], resources: ['${aws_sqs_queue.dead_letters.arn}'] },
         {
           sid: 'WriteOwnLogs',
           effect: 'Allow',
@@ -336,6 +365,23 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         },
       ]);
     });
+
+    for (const id of ['prepare', 'generate'] as const) {
+      it(`lets ${id} use the bucket key through S3 only, and only when kms_key_arn is set`, () => {
+        const permissions = resource<{ policy: string }>('aws_iam_role_policy', id).policy;
+        const doc = data<PolicyDocument>('aws_iam_policy_document', /aws_iam_policy_document\.(\w+)\.json/.exec(permissions)![1]!);
+        expect(doc.dynamic?.statement).to.deep.equal({
+          for_each: '${("" == var.kms_key_arn) ? [] : [var.kms_key_arn]}',
+          content: {
+            sid: 'UseBucketKeyThroughS3',
+            effect: 'Allow',
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            resources: ['${statement.value}'],
+            condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: ['s3.us-east-1.amazonaws.com'] }],
+          },
+        });
+      });
+    }
 
     it('for an inference profile, allows the profile in this account and the model in every region it routes to', () => {
       // Arrange
@@ -375,6 +421,13 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       generate_memory_mb: { type: 'number', default: 512, validated: true },
       generate_timeout_s: { type: 'number', default: 300, validated: true },
       force_destroy: { type: 'bool', default: true, validated: false },
+      kms_key_arn: { type: 'string', default: '', validated: true },
+      staging_expiration_days: { type: 'number', default: 7, validated: true },
+      generate_reserved_concurrency: { type: 'number', default: 4, validated: true },
+      maximum_retry_attempts: { type: 'number', default: 2, validated: true },
+      maximum_event_age_s: { type: 'number', default: 3600, validated: true },
+      log_retention_days: { type: 'number', default: 30, validated: true },
+      alarm_email: { type: 'string', default: '', validated: true },
     };
 
     it('declares every variable with a type, a description and a default, and nothing else', () => {
@@ -405,6 +458,7 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         'output_bucket_name',
         'prepare_function_name',
         'generate_function_name',
+        'dead_letter_queue_url',
         'upload_command',
       );
       for (const [name, output] of Object.entries(stack.output)) {
@@ -415,6 +469,7 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       expect(stack.output.output_bucket_name?.value).to.equal('${aws_s3_bucket.output.bucket}');
       expect(stack.output.prepare_function_name?.value).to.equal('${aws_lambda_function.prepare.function_name}');
       expect(stack.output.generate_function_name?.value).to.equal('${aws_lambda_function.generate.function_name}');
+      expect(stack.output.dead_letter_queue_url?.value).to.equal('${aws_sqs_queue.dead_letters.url}');
       expect(stack.output.upload_command?.value).to.equal(
         'aws s3 cp photo.jpg s3://${aws_s3_bucket.input.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"',
       );

@@ -1,0 +1,43 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { rehearse, type RehearsalReport } from '../../scripts/rehearse.js';
+import { REAL_STACK_DIR } from './helpers.js';
+
+// `npm run rehearse` as a test: apply the synthesized stack to moto_server, check it
+// through the AWS SDK, destroy it, check nothing is left (see scripts/rehearse.ts).
+// About 80 s, most of it the provider waiting on the staging lifecycle configuration.
+
+describe('rehearsal against moto_server (apply, check, destroy)', function () {
+  this.timeout(240_000);
+  let report: RehearsalReport;
+  const lines: string[] = [];
+
+  before(async () => {
+    if (!existsSync(join(REAL_STACK_DIR, 'cdk.tf.json'))) {
+      throw new Error(`${REAL_STACK_DIR}/cdk.tf.json does not exist: run npm run synth first (npm test does).`);
+    }
+    report = await rehearse({ log: (line) => lines.push(line) });
+  });
+
+  it('applies every resource of the stack', () => {
+    expect(report.resourcesApplied, lines.join('\n')).to.be.at.least(30);
+  });
+
+  it('finds what was applied right, and a second plan with nothing to change', () => {
+    expect(report.failures, lines.join('\n')).to.deep.equal([]);
+    expect(report.checks).to.include('a second plan finds nothing to change (unchanged code is not redeployed)');
+    expect(report.checks.length).to.be.at.least(30);
+  });
+
+  it('destroys everything it applied and leaves nothing behind', () => {
+    expect(report.resourcesDestroyed).to.equal(report.resourcesApplied);
+    for (const check of ['no bucket is left', 'no function or layer is left', 'no queue is left', 'no alarm is left']) {
+      expect(report.checks).to.include(check);
+    }
+  });
+
+  it('stops moto_server', () => {
+    expect(lines.at(-1)).to.match(/^moto_server \(pid \d+\) stopped$/);
+  });
+});
