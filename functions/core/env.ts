@@ -1,4 +1,6 @@
 import { invalidParameterMessage } from './is';
+import { adapterFor } from './models';
+import type { ModelAdapter } from './models/adapter';
 
 /** A deploy-time setting is wrong: the function cannot start, so nothing is processed until it is fixed. */
 export class ConfigError extends Error {
@@ -21,6 +23,15 @@ export const envReader = (env: Env) => {
       if (value !== undefined) return value;
       if (fallback !== undefined) return fallback;
       return fail(name, 'a value (it is required)', undefined);
+    },
+    /** `MODEL_ID` and the adapter that serves it. */
+    model(): { readonly modelId: string; readonly adapter: ModelAdapter } {
+      const modelId = this.string('MODEL_ID');
+      try {
+        return { modelId, adapter: adapterFor(modelId) };
+      } catch (error) {
+        throw new ConfigError((error as Error).message);
+      }
     },
     integer(name: string, min: number, max: number, fallback?: number): number {
       const raw = env[name];

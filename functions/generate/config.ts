@@ -1,16 +1,9 @@
-import { ConfigError, envReader } from '../core/env';
-import { adapterFor } from '../core/models';
+import { envReader } from '../core/env';
 
 /** Everything generate reads from its environment, checked once at cold start. */
 export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
   const vars = envReader(env);
-  const modelId = vars.string('MODEL_ID');
-  let adapter;
-  try {
-    adapter = adapterFor(modelId);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+  const { modelId, adapter } = vars.model();
   return Object.freeze({
     outputBucket: vars.string('OUTPUT_BUCKET'),
     modelId,
@@ -34,4 +27,3 @@ export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
 };
 
 export type GenerateConfig = ReturnType<typeof readGenerateConfig>;
-export { ConfigError };

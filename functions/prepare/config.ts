@@ -1,5 +1,4 @@
 import { ConfigError, envReader } from '../core/env';
-import { adapterFor } from '../core/models';
 import { parseParameters, type RawParameters } from '../core/params';
 
 /**
@@ -9,13 +8,7 @@ import { parseParameters, type RawParameters } from '../core/params';
  */
 const read = (env: NodeJS.ProcessEnv) => {
   const vars = envReader(env);
-  const modelId = vars.string('MODEL_ID');
-  let adapter;
-  try {
-    adapter = adapterFor(modelId);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+  const { modelId, adapter } = vars.model();
   const defaults: RawParameters = {
     prompt: vars.string('DEFAULT_PROMPT', ''),
     'negative-prompt': vars.string('DEFAULT_NEGATIVE_PROMPT', ''),

@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { decodeS3EventKey } from '../../functions/core/event';
 import { ROOT } from '../../scripts/build-functions';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from '../../scripts/local/bedrock-standin';
 import { defaultWorkerPath, LocalFunction, type InvocationOutcome } from '../../scripts/local/lambda-host';
 import { startLocalS3, type LocalS3 } from '../../scripts/local/s3-server';
 import { ensureBuilt } from './build';
+import { recordLog } from './record-log';
 
 // The test process's own S3 client: Lambda runs Node 22, this machine Node 20; the SDK's notice about it is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -79,12 +79,7 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
   const standIn = await startBedrockStandIn({ region: REGION, ...options.standIn });
   const workDir = mkdtempSync(join(tmpdir(), 'icp-function-tests-'));
 
-  const records: S3EventRecord[] = [];
-  const waiters = new Set<() => void>();
-  s3.onObjectCreated((record) => {
-    records.push(record);
-    for (const wake of [...waiters]) wake();
-  });
+  const { records, waitForRecord: waitFor } = recordLog(s3);
 
   const client = new S3Client({
     region: REGION,
@@ -95,27 +90,7 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
   const functions: LocalFunction[] = [];
   let functionCount = 0;
 
-  const findRecord = (bucket: string, key: string, from: number): S3EventRecord | undefined =>
-    records.slice(from).find((r) => r.s3.bucket.name === bucket && decodeS3EventKey(r.s3.object.key) === key);
-
-  const waitForRecord = (bucket: string, key: string, from: number, timeoutMs = 5000): Promise<S3EventRecord> => {
-    const found = findRecord(bucket, key, from);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(wake);
-        reject(new Error(`No object-created record for s3://${bucket}/${key} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const wake = (): void => {
-        const record = findRecord(bucket, key, from);
-        if (!record) return;
-        clearTimeout(timer);
-        waiters.delete(wake);
-        resolve(record);
-      };
-      waiters.add(wake);
-    });
-  };
+  const waitForRecord = (bucket: string, key: string, from: number, timeoutMs = 5000): Promise<S3EventRecord> => waitFor(bucket, key, from, timeoutMs);
 
   const put = async (bucket: string, key: string, body: Uint8Array | string, metadata: Record<string, string> = {}): Promise<S3EventRecord> => {
     const from = records.length;

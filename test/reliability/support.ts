@@ -20,6 +20,7 @@ import type { InvocationOutcome } from '../../scripts/local/lambda-host';
 import { STACK_JSON, startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../scripts/local/pipeline';
 import { ensureBuilt } from '../helpers/build';
 import { addToSummary } from './summary';
+import { recordLog } from '../helpers/record-log';
 
 export interface DeadLetter {
   readonly at: string;
@@ -90,19 +91,11 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     retryDelayMs: () => 50,
     ...options,
   });
-  const records: S3EventRecord[] = [];
-  const waiters = new Set<() => void>();
-  pipeline.s3.onObjectCreated((record) => {
-    records.push(record);
-    for (const wake of [...waiters]) wake();
-  });
+  const { records, findRecord, waitForRecord: waitFor } = recordLog(pipeline.s3);
   /** Latest ETag per input key, and how many uploads there were. */
   const latest = new Map<string, string>();
   let uploads = 0;
   let redelivered = 0;
-
-  const findRecord = (bucket: string, key: string, from: number): S3EventRecord | undefined =>
-    records.slice(from).find((r) => r.s3.bucket.name === bucket && decodeS3EventKey(r.s3.object.key) === key);
 
   const getJson = async (bucket: string, key: string): Promise<any | undefined> => {
     try {
@@ -151,22 +144,7 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
       pipeline.functions[functionId]!.invokeAsync({ Records: [record] });
     },
     waitForRecord(bucket, key, from = 0, timeoutMs = 30_000) {
-      const found = findRecord(bucket, key, from);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`No object-created record for s3://${bucket}/${key} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const wake = (): void => {
-          const record = findRecord(bucket, key, from);
-          if (!record) return;
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve(record);
-        };
-        waiters.add(wake);
-      });
+      return waitFor(bucket, key, from, timeoutMs);
     },
     deadLetters,
     generateConfig: () => readGenerateConfig(pipeline.wiring.functions.generate!.environment),
