@@ -5,7 +5,8 @@
  *   npm start [-- <photo>] [--prompt "..."] [--model <id>] [--metadata key=value ...] [--watch]
  *
  * Results land in out/<name>/. With --watch the pipeline keeps running and
- * prints an `aws s3 cp` line for uploads with the real AWS CLI.
+ * prints an `aws s3 cp` line for uploads with the real AWS CLI. --faults takes
+ * the stand-in's fault list as JSON, e.g. '[{"kind":"throttle","times":2}]'.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { decodeS3EventKey } from '../../functions/core/event';
 import { JOB_FILE } from '../../functions/core/job';
 import { findModel } from '../../functions/core/models/catalogue';
 import { ROOT } from '../build-functions';
+import type { Fault } from './bedrock-standin';
 import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from './pipeline';
 
 // The runner runs on the machine's Node 20; the functions run on nodejs22.x in Lambda.
@@ -55,13 +57,14 @@ const main = async (): Promise<number> => {
       metadata: { type: 'string', multiple: true },
       watch: { type: 'boolean', default: false },
       'answer-retired': { type: 'boolean', default: false },
+      faults: { type: 'string' },
       out: { type: 'string', default: join(ROOT, 'out') },
       timeout: { type: 'string', default: '120' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR]');
+    console.log("usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR] [--answer-retired] [--faults '[{\"kind\":\"throttle\",\"times\":2}]']");
     return 0;
   }
   const started = performance.now();
@@ -70,7 +73,8 @@ const main = async (): Promise<number> => {
     root: ROOT,
     workDir: join(outDir, '.local'),
     stackJson: values.model ? await synthesizeFor(values.model, join(outDir, '.local', 'cdktf.out')) : join(ROOT, STACK_JSON),
-    standIn: { answerRetiredModels: values['answer-retired'] },
+    // Checked by the stand-in: a malformed list fails before anything runs.
+    standIn: { answerRetiredModels: values['answer-retired'], faults: values.faults ? (JSON.parse(values.faults) as Fault[]) : [] },
   });
   const stop = async (): Promise<void> => {
     await pipeline.close();

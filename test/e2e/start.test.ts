@@ -72,4 +72,14 @@ describe('npm start (scripts/local/run.ts)', function () {
     expect(error?.stdout).to.include('reached end of life on 2026-09-30');
     expect(error?.stdout).to.match(/✗ original\.jpg: MODEL_UNAVAILABLE: amazon\.nova-canvas-v1:0: ResourceNotFoundException/);
   });
+
+  it('injects stand-in faults per run with --faults: a content-filter block ends as CONTENT_FILTERED', async () => {
+    const error = await run(['--out', out, '--faults', '[{"kind":"content-filter"}]']).then(
+      () => undefined,
+      (e: { code: number; stdout: string }) => e,
+    );
+
+    expect(error?.code).to.equal(1);
+    expect(error?.stdout).to.match(/✗ original\.jpg: CONTENT_FILTERED: /);
+  });
 });
