@@ -6,6 +6,10 @@
  * the speedup and the agreement between the two masks, and for each image the
  * automatic thresholds and the share of edge pixels. Add a case to `CASES` (or
  * an implementation to `IMPLEMENTATIONS`) to measure something new.
+ *
+ * Then prepare's picture pipeline (`preparePicture`) against decoding the whole
+ * picture at full size before sizing it, speed and peak memory, each variant in
+ * its own child process: see scripts/bench/prepare.ts.
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
@@ -20,6 +24,7 @@ import {
   type GreyImage,
 } from '../functions/core/edge-mask';
 import { scene } from '../test/helpers/shapes';
+import { benchPrepare } from './bench/prepare';
 
 interface BenchCase {
   readonly name: string;
@@ -261,3 +266,5 @@ console.log(
     `${rssAfterOurs} MB after ${ours.name}, ${peakRssMb()} MB at the end; ` +
     `total ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
+
+await benchPrepare();

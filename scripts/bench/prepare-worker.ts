@@ -1,0 +1,149 @@
+/**
+ * One child process of the prepare benchmark (see scripts/bench/prepare.ts):
+ *
+ *   node --import tsx scripts/bench/prepare-worker.ts <variant> <file> <warmup> <runs>
+ *
+ * `variant` is `ours` (preparePicture), `baseline` (full-size decode, then
+ * resize and crop from the raw pixels) or `idle` (loads the same modules,
+ * sharp included, and reads the file, nothing else: the floor the other two
+ * are measured against). Prints one JSON line with the peak RSS after the
+ * first (cold) run, the peak after all runs and the timed samples.
+ *
+ * Every variant imports the same modules, so the only difference between the
+ * children is the work they do. Importing picture.ts also applies its
+ * `sharp.block(...)` and `sharp.cache(false)` to both pipelines: only Buffers
+ * can be decoded, and neither pipeline gets libvips' operation cache.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { edgeMask, toGrey } from '../../functions/core/edge-mask';
+import { requireAllowedFormat } from '../../functions/core/format';
+import { adapterFor } from '../../functions/core/models';
+import { planCover, type Size } from '../../functions/core/sizing';
+import { preparePicture, type PictureOptions } from '../../functions/prepare/picture';
+
+export type Variant = 'ours' | 'baseline' | 'idle';
+
+export interface WorkerResult {
+  readonly variant: Variant;
+  /** process.resourceUsage().maxRSS after the first run (for idle: after reading the file), in KiB. */
+  readonly peakAfterFirstKb: number;
+  /** process.resourceUsage().maxRSS after every run, in KiB. */
+  readonly peakKb: number;
+  /** Wall time of each timed run (after the warm-up), in ms. */
+  readonly samples: readonly number[];
+  /** The decode-and-size stage of each timed run (preparePicture's timings.decodeMs), in ms. */
+  readonly decodeSamples: readonly number[];
+  readonly source?: Size;
+  readonly output?: Size;
+  readonly edgeDensity?: number;
+}
+
+interface Prepared {
+  readonly source: Size;
+  readonly output: Size;
+  readonly conditioning: Buffer;
+  readonly edges: Buffer;
+  readonly edgeDensity: number;
+  /** Decode, orient, resize, crop: everything before the edge mask, rounded like preparePicture's timings.decodeMs. */
+  readonly decodeMs: number;
+}
+
+/** The default model's sizing, as prepare uses it when MODEL_ID is not set. */
+const DEFAULT_MODEL_ID = 'us.stability.stable-image-control-sketch-v1:0';
+/** MAX_INPUT_PIXELS' default in functions/prepare/config.ts. */
+const MAX_INPUT_PIXELS = 60_000_000;
+
+const ours = async (bytes: Buffer, options: PictureOptions): Promise<Prepared> => {
+  const picture = await preparePicture(bytes, options);
+  return {
+    source: picture.sourceSize,
+    output: picture.plan.target,
+    conditioning: picture.conditioning,
+    edges: picture.edges,
+    edgeDensity: picture.edgeDensity,
+    decodeMs: picture.timings.decodeMs,
+  };
+};
+
+/**
+ * The straightforward way: decode the whole picture at full size, then size it
+ * from the raw pixels. Same input options, plan, flatten, colourspace, edge
+ * mask and PNG encodes as preparePicture; only the order differs, which keeps
+ * libjpeg from decoding at a fraction of the size (shrink-on-load).
+ */
+const baseline = async (bytes: Buffer, options: PictureOptions): Promise<Prepared> => {
+  const started = performance.now();
+  const full = await sharp(bytes, { limitInputPixels: options.maxInputPixels, failOn: 'error' })
+    .autoOrient()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const source = { width: full.info.width, height: full.info.height };
+  const plan = planCover(source, options.targetSize(source));
+  const raw = { width: full.info.width, height: full.info.height, channels: full.info.channels };
+  const pixels = await sharp(full.data, { raw })
+    .resize(plan.resize.width, plan.resize.height, { fit: 'fill' })
+    .extract(plan.extract)
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = pixels.info;
+  const decodeMs = Math.round(performance.now() - started);
+  const mask = edgeMask(toGrey(pixels.data, width, height, channels));
+  const [conditioning, edges] = await Promise.all([
+    sharp(pixels.data, { raw: { width, height, channels } }).png().toBuffer(),
+    sharp(mask.data, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
+  ]);
+  return { source, output: { width, height }, conditioning, edges, edgeDensity: mask.density, decodeMs };
+};
+
+const PIPELINES = { ours, baseline } as const;
+
+const [variant, file, warmupArg = '1', runsArg = '5'] = process.argv.slice(2);
+if (variant !== 'ours' && variant !== 'baseline' && variant !== 'idle') {
+  throw new RangeError(`Expected a variant of ours, baseline or idle but received ${JSON.stringify(variant)}`);
+}
+if (!file) throw new RangeError('Expected a picture file as the second argument');
+const warmup = Number(warmupArg);
+const runs = Number(runsArg);
+
+const maxRssKb = (): number => process.resourceUsage().maxRSS;
+const bytes = await readFile(file);
+let result: WorkerResult;
+if (variant === 'idle') {
+  const peak = maxRssKb();
+  result = { variant, peakAfterFirstKb: peak, peakKb: peak, samples: [], decodeSamples: [] };
+} else {
+  const options: PictureOptions = {
+    format: requireAllowedFormat(bytes, file),
+    maxInputPixels: MAX_INPUT_PIXELS,
+    targetSize: adapterFor(DEFAULT_MODEL_ID).targetSize,
+    objectName: file,
+  };
+  const pipeline = PIPELINES[variant];
+  // The first run is cold and counts towards the warm-up; the peak right
+  // after it is what one invocation of a fresh container needs.
+  const first = await pipeline(bytes, options);
+  const peakAfterFirstKb = maxRssKb();
+  for (let i = 1; i < warmup; i++) await pipeline(bytes, options);
+  const samples: number[] = [];
+  const decodeSamples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const prepared = await pipeline(bytes, options);
+    samples.push(performance.now() - start);
+    decodeSamples.push(prepared.decodeMs);
+  }
+  result = {
+    variant,
+    peakAfterFirstKb,
+    peakKb: maxRssKb(),
+    samples,
+    decodeSamples,
+    source: first.source,
+    output: first.output,
+    edgeDensity: first.edgeDensity,
+  };
+}
+process.stdout.write(`${JSON.stringify(result)}\n`);
