@@ -1,6 +1,8 @@
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { ClaimState, judgeExistingClaim, parseClaim, Verdict, type Claim } from '../core/claim';
-import { s3 } from './s3';
+import { answerKey, ClaimState, decodeKeptAnswer, encodeKeptAnswer, judgeExistingClaim, parseClaim, Verdict, type Claim } from '../core/claim';
+import { PipelineError } from '../core/errors';
+import type { GeneratedImages } from '../core/models/adapter';
+import { readObject, s3, writeObject } from './s3';
 
 const preconditionFailed = (error: unknown): boolean =>
   error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
@@ -39,4 +41,14 @@ export const acquireClaim = async (bucket: string, key: string, owner: string, l
 /** Records progress on a claim this invocation holds. */
 export const updateClaim = async (bucket: string, key: string, claim: Claim): Promise<void> => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(claim), ContentType: 'application/json' }));
+};
+
+/** Keeps the answer to call `index` beside the claim: a retry of the job reads it instead of paying again. */
+export const keepAnswer = (bucket: string, claimKey: string, index: number, generated: GeneratedImages): Promise<void> =>
+  writeObject(bucket, answerKey(claimKey, index), encodeKeptAnswer(generated), 'application/json');
+
+export const readKeptAnswer = async (bucket: string, claimKey: string, index: number): Promise<GeneratedImages> => {
+  const kept = await readObject(bucket, answerKey(claimKey, index));
+  if (!kept) throw new PipelineError('INVALID_JOB', `Kept answer ${index} changed while the job ran`);
+  return decodeKeptAnswer(new TextDecoder().decode(kept.bytes));
 };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PipelineError } from './errors';
 import { integer, inArray, plainObject, string } from './is';
 import { JOBS_PREFIX, type Job } from './job';
+import type { GeneratedImages } from './models/adapter';
 
 /**
  * Exactly-once generation on top of at-least-once S3 events: before calling the
@@ -134,3 +135,35 @@ export class CallBudget {
 
 /** Where the answer to call `index` of a claimed request is kept, so a retry of the job does not pay for it again. */
 export const answerKey = (claimKey: string, index: number): string => `${claimKey.replace(/\.json$/, '')}/answer-${index}.json`;
+
+interface KeptAnswer {
+  readonly images: readonly string[];
+  readonly seeds?: readonly number[];
+  readonly blocked: number;
+}
+
+export const encodeKeptAnswer = (generated: GeneratedImages): string => {
+  const kept: KeptAnswer = {
+    images: generated.images.map((bytes) => Buffer.from(bytes).toString('base64')),
+    blocked: generated.blocked,
+    ...(generated.seeds ? { seeds: generated.seeds } : {}),
+  };
+  return JSON.stringify(kept);
+};
+
+export const decodeKeptAnswer = (text: string): GeneratedImages => {
+  let kept: KeptAnswer;
+  try {
+    kept = JSON.parse(text) as KeptAnswer;
+  } catch (error) {
+    throw new PipelineError('INVALID_JOB', 'Kept model answer is not JSON', { cause: error });
+  }
+  if (!Array.isArray(kept.images) || !kept.images.every(string) || !integer(kept.blocked)) {
+    throw new PipelineError('INVALID_JOB', 'Kept model answer is malformed');
+  }
+  return {
+    images: kept.images.map((b64) => new Uint8Array(Buffer.from(b64, 'base64'))),
+    blocked: kept.blocked,
+    ...(kept.seeds ? { seeds: kept.seeds } : {}),
+  };
+};

@@ -2,9 +2,9 @@ import type { Context, S3Event } from 'aws-lambda';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { createBedrock } from '../aws/bedrock';
-import { acquireClaim, updateClaim } from '../aws/claims';
+import { acquireClaim, keepAnswer, readKeptAnswer, updateClaim } from '../aws/claims';
 import { readObject, s3, writeJson, writeObject } from '../aws/s3';
-import { answerKey, CallBudget, claimKey, ClaimState, requestFingerprint, type Claim } from '../core/claim';
+import { CallBudget, claimKey, ClaimState, requestFingerprint, type Claim } from '../core/claim';
 import { mapLimit } from '../core/concurrency';
 import { PipelineError, toFailureReport, type FailureReason, type FailureReport } from '../core/errors';
 import { decodeS3Event } from '../core/event';
@@ -52,12 +52,6 @@ const record = (holding: Holding, change: Partial<Claim> | ((claim: Claim) => Pa
   return holding.writes;
 };
 
-interface KeptAnswer {
-  readonly images: readonly string[];
-  readonly seeds?: readonly number[];
-  readonly blocked: number;
-}
-
 const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Holding, deadline: AbortSignal | undefined): Promise<GenerationResult> => {
   const started = performance.now();
   if (job.modelId !== config.modelId) {
@@ -76,17 +70,15 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
   const seeds = Array.from({ length: job.parameters.count }, (_, i) => seedFor(job.jobId, i, adapter.limits.seedMax, job.parameters.seed));
   const calls = adapter.calls(job.parameters, job.conditioning.size, image.bytes, seeds);
   const budget = new CallBudget(config.maxModelCallsPerJob, holding.claim.modelCalls, config.modelMaxAttempts);
-  const records: CallRecord[] = [];
+  // In call order, whatever order the calls finish in.
+  const records: CallRecord[] = new Array(calls.length);
   let filtered: PipelineError | undefined;
   try {
     const answers = await mapLimit(calls.map((call, index) => ({ call, index })), config.callConcurrency, async ({ call, index }) => {
       if (holding.claim.answered?.includes(index)) {
         // Paid for by an earlier invocation of this request: read, not bought again.
-        const kept = await readObject(holding.bucket, answerKey(holding.key, index));
-        if (!kept) throw new PipelineError('INVALID_JOB', `Kept answer ${index} changed while the job ran`);
-        const answer = JSON.parse(new TextDecoder().decode(kept.bytes)) as KeptAnswer;
-        const generated: GeneratedImages = { images: answer.images.map((b) => Buffer.from(b, 'base64')), blocked: answer.blocked, ...(answer.seeds ? { seeds: answer.seeds } : {}) };
-        records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: 0 });
+        const generated = await readKeptAnswer(holding.bucket, holding.key, index);
+        records[index] = { seed: call.seed, requested: call.images, received: generated.images.length, ms: 0 };
         return { call, generated };
       }
       budget.reserve();
@@ -113,11 +105,10 @@ const generateImages = async (job: ReadyJob, stagingBucket: string, holding: Hol
         generated = { images: [], blocked: call.images };
       }
       if (calls.length > 1) {
-        const kept: KeptAnswer = { images: generated.images.map((b) => Buffer.from(b).toString('base64')), blocked: generated.blocked, ...(generated.seeds ? { seeds: generated.seeds } : {}) };
-        await writeObject(holding.bucket, answerKey(holding.key, index), JSON.stringify(kept), 'application/json');
+        await keepAnswer(holding.bucket, holding.key, index, generated);
         await record(holding, (claim) => ({ answered: [...(claim.answered ?? []), index] }));
       }
-      records.push({ seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) });
+      records[index] = { seed: call.seed, requested: call.images, received: generated.images.length, ms: Math.round(performance.now() - callStarted) };
       return { call, generated };
     });
     const invoked = performance.now();

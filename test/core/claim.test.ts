@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { answerKey, CallBudget, claimKey, ClaimState, judgeExistingClaim, parseClaim, requestFingerprint, Verdict, type Claim } from '../../functions/core/claim';
+import { answerKey, CallBudget, claimKey, ClaimState, decodeKeptAnswer, encodeKeptAnswer, judgeExistingClaim, parseClaim, requestFingerprint, Verdict, type Claim } from '../../functions/core/claim';
 import { PipelineError } from '../../functions/core/errors';
 import { jobParameters, readyJob, rejectedJob } from '../helpers/factories';
 
@@ -88,6 +88,23 @@ describe('core/claim', () => {
       budget.reserve();
       budget.reserve();
       expect(() => budget.reserve()).to.throw(PipelineError);
+    });
+  });
+
+  describe('kept answers', () => {
+    it('round-trip the images, the seeds the model reported and the blocked count', () => {
+      const generated = { images: [Uint8Array.from([137, 80, 78, 71]), Uint8Array.from([1, 2, 3])], seeds: [11, 12], blocked: 1 };
+
+      const decoded = decodeKeptAnswer(encodeKeptAnswer(generated));
+
+      expect(decoded.images.map((i) => Array.from(i))).to.deep.equal([[137, 80, 78, 71], [1, 2, 3]]);
+      expect(decoded.seeds).to.deep.equal([11, 12]);
+      expect(decoded.blocked).to.equal(1);
+    });
+
+    it('refuse a file that is not a kept answer', () => {
+      expect(() => decodeKeptAnswer('{"images": "nope", "blocked": 0}')).to.throw(PipelineError, 'Kept model answer is malformed');
+      expect(() => decodeKeptAnswer('[')).to.throw(PipelineError, 'Kept model answer is not JSON');
     });
   });
 });
