@@ -22,8 +22,8 @@
  * Run on its own: `npx tsx scripts/local/bedrock-control-standin.ts [--port 4598]
  * [--answer-retired-models]`, then export the printed AWS_ENDPOINT_URL_BEDROCK.
  */
+import { listenOnLoopback } from './loopback';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -277,16 +277,9 @@ export async function startBedrockControlStandIn(options: ControlStandInOptions 
       res.end(body);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenOnLoopback(server, options.port);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     calls,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -21,9 +21,9 @@
  * [--answer-retired-models] [--faults '<json Fault[]>']`, then export the printed
  * AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
  */
+import { listenOnLoopback } from './loopback';
 import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -381,17 +381,10 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
       if (!res.stream.destroyed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenOnLoopback(server, options.port);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     calls,
     setFaults,
     clearCalls: () => {

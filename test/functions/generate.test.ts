@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { ROOT } from '../../scripts/build-functions';
 import { CONTENT_FILTER_TRIGGER, startBedrockStandIn, type RecordedCall, type RecordedImage, type StandIn } from '../../scripts/local/bedrock-standin';
 import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, TITAN, useRig } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, TITAN, useRig, type Staged } from '../helpers/local-functions';
 
 const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -47,24 +47,8 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     rig().standIn.setFaults([]);
   });
 
-  interface Staged {
-    readonly jobId: string;
-    readonly job: any;
-    /** The record S3 emitted for prepare's job.json: generate's real trigger. */
-    readonly jobRecord: S3EventRecord;
-  }
-
-  /** Upload → prepare (real event) → the job.json record in the staging bucket. */
-  const stage = async (key: string, body: Uint8Array | string, metadata: Record<string, string> = {}): Promise<Staged> => {
-    const upload = await rig().upload(key, body, metadata);
-    const from = rig().records.length;
-    const outcome = await prepare.invoke(eventOf(upload));
-    expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
-    const jobRecord = await rig().waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
-    const job = await rig().getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
-    return { jobId, job, jobRecord };
-  };
+  const stage = (key: string, body: Uint8Array | string, metadata: Record<string, string> = {}): Promise<Staged> =>
+    stageJob(rig(), prepare, key, body, metadata);
 
   interface Generated extends Staged {
     readonly outcome: InvocationOutcome;

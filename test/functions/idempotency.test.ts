@@ -10,7 +10,7 @@ import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
 import { ROOT } from '../../scripts/build-functions';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, useRig } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, useRig } from '../helpers/local-functions';
 
 const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 
@@ -27,14 +27,8 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   afterEach(() => rig().standIn.setFaults([]));
 
   /** Upload → prepare → the record S3 emitted for job.json. */
-  const stage = async (key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<S3EventRecord> => {
-    const upload = await rig().upload(key, body, metadata);
-    const from = rig().records.length;
-    const outcome = await prepare.invoke(eventOf(upload));
-    expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
-    return rig().waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
-  };
+  const stage = async (key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<S3EventRecord> =>
+    (await stageJob(rig(), prepare, key, body, metadata)).jobRecord;
   const callsSince = (from: number) => rig().standIn.calls.slice(from);
 
   it('the same job event delivered twice, one after the other: one model call, outputs written once', async () => {

@@ -8,6 +8,7 @@
  * the functions with real-shaped events of real uploads (encoded keys, ETags,
  * sizes, sequencers) instead of hand-made ones.
  */
+import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,3 +198,28 @@ export const useRig = (options: { standIn?: StandInOptions } = {}): (() => Rig) 
 /** Asserts-free view of an outcome for failure messages: the error, else the result. */
 export const describeOutcome = (outcome: InvocationOutcome): string =>
   outcome.ok ? JSON.stringify(outcome.result) : `${outcome.error?.name}: ${outcome.error?.message}`;
+
+/** A prepared job: what prepare wrote, and the record S3 emitted for its job.json (generate's real trigger). */
+export interface Staged {
+  readonly jobId: string;
+  readonly job: any;
+  readonly jobRecord: S3EventRecord;
+}
+
+/** Upload → prepare (invoked with the real event) → the job.json record in the staging bucket. */
+export const stageJob = async (
+  rig: Rig,
+  prepare: LocalFunction,
+  key: string,
+  body: Uint8Array | string,
+  metadata: Record<string, string> = {},
+): Promise<Staged> => {
+  const upload = await rig.upload(key, body, metadata);
+  const from = rig.records.length;
+  const outcome = await prepare.invoke(eventOf(upload));
+  expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
+  const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
+  const jobRecord = await rig.waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
+  const job = await rig.getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
+  return { jobId, job, jobRecord };
+};
