@@ -76,7 +76,8 @@ export const main = (argv: readonly string[]): void => {
   const terraform = terraformBinary();
   if (args.mode === Mode.DEPLOY && !args.skipPreflight && hasNpmScript('preflight')) {
     try {
-      step('Preflight', 'npm', ['run', 'preflight', '--silent']);
+      // After `--`, the terraform options: preflight reads -var generate_reserved_concurrency / name_prefix from them.
+      step('Preflight', 'npm', ['run', 'preflight', '--silent', '--', '--', ...args.terraformArgs]);
     } catch (error) {
       throw new Error(`${(error as Error).message} Fix what it reports, or deploy anyway with: npm run deploy -- --skip-preflight`, { cause: error });
     }

@@ -1,5 +1,6 @@
 /**
- * What `npm run preflight` concludes from the Bedrock control-plane answers: pure, no I/O, so
+ * What `npm run preflight` concludes from the Bedrock control-plane answers and the Lambda
+ * account's concurrency (whether the generate function's reservation fits): pure, no I/O, so
  * every outcome is tested without a network (test/scripts/preflight-verdict.test.ts). The
  * script (scripts/preflight.ts) gathers the answers, this module judges them against the
  * catalogue (functions/core/models/catalogue.ts), and the script prints the findings and exits
@@ -36,6 +37,33 @@ export interface AvailabilityFacts {
   readonly agreementMessage?: string;
 }
 
+/** GetAccountSettings' `AccountLimit`, reduced to what is judged (in the stack's region). */
+export interface AccountConcurrencyFacts {
+  /** `ConcurrentExecutions`: the account's concurrency limit in the region. */
+  readonly concurrentExecutions: number;
+  /** `UnreservedConcurrentExecutions`: the limit minus every function's reservation (the deployed generate's included). */
+  readonly unreservedConcurrentExecutions: number;
+}
+
+/** The reservation the deploy will ask for, and what Lambda says about room for it. */
+export interface ConcurrencyFacts {
+  /** `generate_reserved_concurrency` the deploy will apply: -1 (no reservation) or 1 to 1000. */
+  readonly requested: number;
+  /** Where `requested` comes from, as shown in the report (e.g. `default`, `-var`, `--reserved-concurrency`). */
+  readonly source: string;
+  /** `<name_prefix>-generate`. */
+  readonly functionName: string;
+  /** GetAccountSettings; absent when nothing is reserved (-1), since then nothing is asked. */
+  readonly account?: Answer<AccountConcurrencyFacts>;
+  /**
+   * GetFunctionConcurrency of the deployed generate function: its `ReservedConcurrentExecutions`
+   * (0 without one). ResourceNotFoundException (not deployed yet) counts as 0. Absent with `account`.
+   */
+  readonly existing?: Answer<number>;
+  /** Said after the finding, e.g. that a -var-file was not read. */
+  readonly note?: string;
+}
+
 export interface PreflightFacts {
   readonly model: ModelEntry;
   readonly region: string;
@@ -44,6 +72,8 @@ export interface PreflightFacts {
   readonly profile?: Answer<ProfileFacts>;
   readonly foundationModel: Answer<LifecycleFacts>;
   readonly availability: Answer<AvailabilityFacts>;
+  /** Present when the Lambda concurrency is checked (the command line always checks it). */
+  readonly concurrency?: ConcurrencyFacts;
 }
 
 export interface PreflightOptions {
@@ -71,6 +101,8 @@ export const Topic = {
   PROFILE: 'profile',
   LIFECYCLE: 'lifecycle',
   ACCESS: 'access',
+  /** Lambda concurrency: whether generate's reserved concurrency fits the account. */
+  LAMBDA: 'lambda',
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
@@ -80,7 +112,7 @@ export interface Finding {
   readonly message: string;
 }
 
-/** 0: go ahead; 1: the model cannot serve this deployment; 2: it could not be checked. */
+/** 0: go ahead; 1: the model cannot serve this deployment, or the deploy would fail; 2: it could not be checked. */
 export const ExitCode = { OK: 0, FAILED: 1, UNCHECKED: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -325,12 +357,112 @@ const accessFindings = (facts: PreflightFacts): Finding[] => {
   return findings;
 };
 
+/** What to do when generate cannot reserve what the deploy asks for. */
+export const CONCURRENCY_ADVICE =
+  "deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1) or request a higher concurrency quota (Service Quotas: Lambda 'Concurrent executions')";
+
+/**
+ * The fewest executions Lambda keeps unreserved in an account whose concurrency limit is `limit`.
+ *
+ * The Lambda documentation: "You can reserve concurrency for as many functions as you like, as
+ * long as you leave at least 100 simultaneous executions unreserved for functions that aren't
+ * configured with a per-function limit" (API reference, PutFunctionConcurrency), and "You can
+ * reserve up to the Unreserved account concurrency value that is shown, minus 100" (Developer
+ * Guide, "Configuring reserved concurrency"). Where the limit itself is below 100 (new accounts
+ * may have 10) the floor is the whole limit: PutFunctionConcurrency there fails with
+ * "… decreases account's UnreservedConcurrentExecution below its minimum value of [10]".
+ */
+export const minimumUnreserved = (limit: number): number => Math.min(100, limit);
+
+/**
+ * The rule: a reservation of N > 0 for generate fits when
+ *
+ *   UnreservedConcurrentExecutions + E − N ≥ min(100, ConcurrentExecutions)
+ *
+ * where E is generate's own current reservation (0 before the first deploy): the unreserved
+ * count already excludes it, and Terraform replaces it rather than adding to it. So at most
+ * `unreserved + E − min(100, limit)` can be reserved; with a limit of 100 or less that is never
+ * more than 0, and no function can reserve anything.
+ */
+const concurrencyFindings = (facts: PreflightFacts): Finding[] => {
+  const c = facts.concurrency;
+  if (!c) return [];
+  const note = c.note ? ` (${c.note})` : '';
+  const what = `generate_reserved_concurrency=${c.requested} (${c.source})`;
+  const finding = (level: Level, message: string): Finding[] => [{ topic: Topic.LAMBDA, level, message: `${message}${note}` }];
+  if (c.requested === -1) {
+    return finding(Level.OK, `${what}: the deploy reserves no concurrency for ${c.functionName}, so the account's concurrency limit does not matter`);
+  }
+  if (!c.account?.ok) {
+    // Best effort, like the access check: the Bedrock findings decide whether the model can be checked.
+    return finding(
+      Level.WARN,
+      `not checked whether the account's Lambda concurrency in ${facts.region} leaves room for ${what}` +
+        (c.account ? ` (GetAccountSettings: ${describe(c.account.error)})` : '') +
+        `; if terraform apply fails with "decreases account's UnreservedConcurrentExecution below its minimum value", ${CONCURRENCY_ADVICE}`,
+    );
+  }
+  const { concurrentExecutions: limit, unreservedConcurrentExecutions: unreserved } = c.account.value;
+  const floor = minimumUnreserved(limit);
+  const existing = c.existing;
+  const own = !existing ? 0 : existing.ok ? existing.value : existing.error.name === 'ResourceNotFoundException' ? 0 : undefined;
+  const counted = own ? `, ${c.functionName}'s current ${own} counted back` : '';
+  if (limit <= 100) {
+    return finding(
+      Level.FAIL,
+      `the account's Lambda concurrency limit in ${facts.region} is ${limit}: Lambda keeps at least min(100, limit) = ${floor} executions unreserved, ` +
+        `so no function can reserve any, and with ${what} terraform apply would fail with InvalidParameterValueException. ${capitalise(CONCURRENCY_ADVICE)}`,
+    );
+  }
+  // `own` unknown (GetFunctionConcurrency failed): 0 is the worst case; everything reserved being generate's is the best.
+  const room = unreserved + (own ?? 0) - floor;
+  const bestRoom = limit - floor;
+  const fits = `${what} fits: the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved${counted}; at least ${floor} must stay unreserved`;
+  if (c.requested <= room) {
+    if (own === undefined && existing && !existing.ok) {
+      return finding(Level.OK, `${fits} (whether ${c.functionName} already reserves some was not read: GetFunctionConcurrency: ${describe(existing.error)})`);
+    }
+    return finding(Level.OK, fits);
+  }
+  // Reserving less is the first way out when some room is left.
+  const advice = room >= 1 ? `Reserve at most ${room} (-var generate_reserved_concurrency=${room}), or ${CONCURRENCY_ADVICE}` : capitalise(CONCURRENCY_ADVICE);
+  if (own === undefined && existing && !existing.ok && c.requested <= bestRoom) {
+    return finding(
+      Level.WARN,
+      `${what} fits only if ${c.functionName} is deployed already and reserves at least ${c.requested - room} ` +
+        `(not read: GetFunctionConcurrency: ${describe(existing.error)}): the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved; at least ${floor} must stay unreserved. ` +
+        `Otherwise terraform apply would fail with InvalidParameterValueException. ${advice}`,
+    );
+  }
+  return finding(
+    Level.FAIL,
+    `${what} does not fit: the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved${counted}, and Lambda keeps at least ${floor} unreserved, so at most ${Math.max(room, 0)} can be reserved; ` +
+      `terraform apply would fail with InvalidParameterValueException ("… decreases account's UnreservedConcurrentExecution below its minimum value of [${floor}]"). ${advice}`,
+  );
+};
+
+const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** Judges the gathered answers: every finding, the exit code and a one-line summary. */
 export const decide = (facts: PreflightFacts, options: PreflightOptions = {}): Verdict => {
-  const findings = [...regionFindings(facts), ...profileFindings(facts), ...lifecycleFindings(facts, options), ...accessFindings(facts)];
+  const findings = [
+    ...regionFindings(facts),
+    ...profileFindings(facts),
+    ...lifecycleFindings(facts, options),
+    ...accessFindings(facts),
+    ...concurrencyFindings(facts),
+  ];
   const target = `${facts.model.id} in ${facts.region}`;
-  if (findings.some((f) => f.level === Level.FAIL)) {
+  const failed = findings.filter((f) => f.level === Level.FAIL);
+  if (failed.some((f) => f.topic !== Topic.LAMBDA)) {
     return { findings, exitCode: ExitCode.FAILED, summary: `preflight failed: ${target} cannot serve this deployment; see ✗ above` };
+  }
+  if (failed.length > 0) {
+    return {
+      findings,
+      exitCode: ExitCode.FAILED,
+      summary: `preflight failed: the generate function's reserved concurrency does not fit this account's Lambda concurrency in ${facts.region}; see ✗ above`,
+    };
   }
   if (findings.some((f) => f.level === Level.UNCHECKED)) {
     return { findings, exitCode: ExitCode.UNCHECKED, summary: `preflight could not check ${target}; see ? above` };
