@@ -155,7 +155,17 @@ const finish = async (job: Job, stagingBucket: string, result: GenerationResult 
 
 const runJob = async (job: Job, stagingBucket: string, owner: string, leaseUntil: Date, deadline: AbortSignal | undefined): Promise<boolean> => {
   const key = claimKey(job.jobId, requestFingerprint(job, config.modelId));
-  const acquired = await acquireClaim(stagingBucket, key, owner, leaseUntil, new Date());
+  let acquired;
+  try {
+    acquired = await acquireClaim(stagingBucket, key, owner, leaseUntil, new Date());
+  } catch (error) {
+    if (!(error instanceof PipelineError) || !error.permanent) throw error;
+    // An unreadable claim (only something other than generate could write one) must not buy a
+    // second generation on a guess, nor be retried into the dead-letter queue: report it.
+    await finish(job, stagingBucket, undefined, toFailureReport(error));
+    log('error', 'unreadable claim', { jobId: job.jobId, key, error: error.message });
+    return true;
+  }
   if (!acquired.acquired) {
     log('info', 'duplicate event: this upload with these settings is already handled', { jobId: job.jobId, key: job.source.key, verdict: acquired.verdict });
     return false;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
 import { ROOT } from '../../scripts/build-functions';
+import { claimKey, requestFingerprint } from '../../functions/core/claim';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
 import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, useRig } from '../helpers/local-functions';
 
@@ -81,6 +82,19 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     expect(calls.map((c) => (c.body as { textToImageParams: { text: string } }).textToImageParams.text)).to.deep.equal(['an astronaut as a woodcut', 'an astronaut as a woodcut']);
     const manifest = await rig().getJson(BUCKETS.output, 'changed/pic/manifest.json');
     expect(manifest.sizes.source).to.deep.equal({ width: 600, height: 400 });
+  });
+
+  it('reports an unreadable claim as INVALID_JOB without calling the model or retrying', async () => {
+    const staged = await stageJob(rig(), prepare, 'claims/garbled.png', photo('chelsea.png'));
+    const key = claimKey(staged.jobId, requestFingerprint(staged.job, staged.job.modelId));
+    await rig().put(BUCKETS.staging, key, 'not a claim');
+    const before = rig().standIn.calls.length;
+
+    const outcome = await generate.invoke(eventOf(staged.jobRecord));
+
+    expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
+    expect(callsSince(before)).to.have.length(0);
+    expect(await rig().getJson(BUCKETS.output, 'claims/garbled/error.json')).to.include({ reason: 'INVALID_JOB', message: 'Claim file is not JSON' });
   });
 
   it('a retry after a transient failure takes the released claim over and finishes the job', async () => {
