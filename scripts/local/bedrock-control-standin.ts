@@ -22,6 +22,7 @@
  * Run on its own: `npx tsx scripts/local/bedrock-control-standin.ts [--port 4598]
  * [--answer-retired-models]`, then export the printed AWS_ENDPOINT_URL_BEDROCK.
  */
+import { closeServer, scopeRegion, writeReply, type Reply } from './control-plane';
 import { listenOnLoopback } from './loopback';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -123,11 +124,6 @@ export interface ControlStandIn {
   close(): Promise<void>;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly body: unknown;
-  readonly errorType: string | null;
-}
 
 const isError = (answer: object): answer is ErrorAnswer => 'error' in answer;
 const fail = (status: number, type: string, message: string): Reply => ({ status, body: { message }, errorType: type });
@@ -142,10 +138,6 @@ const ROUTES: readonly { pattern: RegExp; operation: ControlOperation }[] = [
   { pattern: /^\/inference-profiles\/([^/]+)$/, operation: 'GetInferenceProfile' },
   { pattern: /^\/foundation-model-availability\/([^/]+)$/, operation: 'GetFoundationModelAvailability' },
 ];
-
-/** `Credential=AKID/20261124/us-east-1/bedrock/aws4_request` → `us-east-1`. */
-const scopeRegion = (authorization: string | undefined): string | null =>
-  /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/bedrock\//.exec(authorization ?? '')?.[1] ?? null;
 
 /** The default GetFoundationModel answer for `id`, from the shared model table. */
 const defaultFoundationModel = (id: string, answerRetiredModels: boolean): FoundationModelAnswer | null => {
@@ -246,7 +238,7 @@ export async function startBedrockControlStandIn(options: ControlStandInOptions 
     req.resume();
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const region = scopeRegion(req.headers.authorization) ?? defaultRegion;
+      const region = scopeRegion(req.headers.authorization, 'bedrock') ?? defaultRegion;
       let operation: ControlOperation | null = null;
       let id: string | null = null;
       for (const route of ROUTES) {
@@ -266,26 +258,14 @@ export async function startBedrockControlStandIn(options: ControlStandInOptions 
           ? answer(operation, id, region)
           : fail(404, 'UnknownOperationException', `The local Bedrock control-plane stand-in does not implement ${req.method} ${path}.`);
       calls.push({ method: req.method ?? '', path, operation, id, region, status: reply.status, errorType: reply.errorType });
-      const body = Buffer.from(JSON.stringify(reply.body), 'utf8');
-      res.writeHead(reply.status, {
-        'content-type': 'application/json',
-        'content-length': String(body.length),
-        'x-amzn-requestid': `standin-${calls.length}`,
-        'x-standin': CONTROL_STAND_IN_NOTE,
-        ...(reply.errorType ? { 'x-amzn-errortype': reply.errorType } : {}),
-      });
-      res.end(body);
+      writeReply(res, reply, CONTROL_STAND_IN_NOTE, calls.length);
     });
   });
   const endpoint = await listenOnLoopback(server, options.port);
   return {
     endpoint,
     calls,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server),
   };
 }
 

@@ -27,6 +27,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { STAND_IN_ACCOUNT, type ErrorAnswer } from './bedrock-control-standin';
+import { closeServer, scopeRegion, writeReply, type Reply } from './control-plane';
 import { listenOnLoopback } from './loopback';
 
 /** Said by every answer, in the `x-standin` header. */
@@ -80,17 +81,8 @@ export const accessDenied = (operation: LambdaControlOperation): ErrorAnswer => 
   },
 });
 
-interface Reply {
-  readonly status: number;
-  readonly body: unknown;
-  readonly errorType: string | null;
-}
 
 const fail = (status: number, type: string, message: string): Reply => ({ status, body: { Type: 'User', Message: message }, errorType: type });
-
-/** `Credential=AKID/20261124/us-east-1/lambda/aws4_request` → `us-east-1`. */
-const scopeRegion = (authorization: string | undefined): string | null =>
-  /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/lambda\//.exec(authorization ?? '')?.[1] ?? null;
 
 const FUNCTION_CONCURRENCY = /^\/2019-09-30\/functions\/([^/]+)\/concurrency$/;
 
@@ -148,32 +140,20 @@ export async function startLambdaControlStandIn(options: LambdaControlStandInOpt
     req.on('end', () => {
       const method = req.method ?? '';
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const region = scopeRegion(req.headers.authorization) ?? defaultRegion;
+      const region = scopeRegion(req.headers.authorization, 'lambda') ?? defaultRegion;
       const { operation, functionName } = route(method, path);
       const reply = operation
         ? answer(operation, functionName, region)
         : fail(404, 'UnknownOperationException', `The local Lambda control-plane stand-in does not implement ${method} ${path}.`);
       calls.push({ method, path, operation, functionName, region, status: reply.status, errorType: reply.errorType });
-      const body = Buffer.from(JSON.stringify(reply.body), 'utf8');
-      res.writeHead(reply.status, {
-        'content-type': 'application/json',
-        'content-length': String(body.length),
-        'x-amzn-requestid': `standin-${calls.length}`,
-        'x-standin': LAMBDA_STAND_IN_NOTE,
-        ...(reply.errorType ? { 'x-amzn-errortype': reply.errorType } : {}),
-      });
-      res.end(body);
+      writeReply(res, reply, LAMBDA_STAND_IN_NOTE, calls.length);
     });
   });
   const endpoint = await listenOnLoopback(server, options.port);
   return {
     endpoint,
     calls,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server),
   };
 }
 

@@ -17,8 +17,9 @@ import { ROOT } from '../../scripts/build-functions';
 import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from '../../scripts/local/pipeline';
 import { createHash } from 'node:crypto';
 import { adapterFor } from '../../functions/core/models';
+import { PHOTOS_DIR } from '../helpers/photos';
 
-const PHOTOS = join(ROOT, 'test', 'fixtures', 'photos');
+const PHOTOS = PHOTOS_DIR;
 const LARGE = join(ROOT, 'test', 'fixtures', 'large', 'safe-landing-5120x2880.jpg');
 
 const readOutput = async (pipeline: LocalPipeline, key: string): Promise<Buffer> => {

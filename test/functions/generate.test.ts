@@ -6,17 +6,13 @@
  * record S3 emitted for prepare's job.json.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { ROOT } from '../../scripts/build-functions';
 import { CONTENT_FILTER_TRIGGER, startBedrockStandIn, type RecordedCall, type RecordedImage, type StandIn } from '../../scripts/local/bedrock-standin';
 import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
 import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, TITAN, useRig, type Staged } from '../helpers/local-functions';
+import { photo } from '../helpers/photos';
 
-const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const TITAN_SEED_MAX = 2_147_483_646;
 

@@ -4,16 +4,13 @@
  * one set of outputs per upload, whatever arrives twice, and a hard cap on
  * model calls per upload across retries.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
-import { ROOT } from '../../scripts/build-functions';
 import { claimKey, requestFingerprint } from '../../functions/core/claim';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
 import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, useRig } from '../helpers/local-functions';
+import { photo } from '../helpers/photos';
 
-const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 
 describe('exactly-once generation (claims in the staging bucket)', function () {
   this.timeout(60_000);

@@ -3,17 +3,14 @@
  * the real S3 SDK against the embedded S3 server, invoked with the event
  * records that server emitted for real uploads.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
 import sharp, { type Metadata } from 'sharp';
-import { ROOT } from '../../scripts/build-functions';
 import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, prepareEnv, TITAN, useRig, type Rig } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, prepareEnv, TITAN, useRig } from '../helpers/local-functions';
+import { photo } from '../helpers/photos';
 
-const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 const CHELSEA = { bytes: photo('chelsea.png'), width: 451, height: 300 };
 
 /** Titan Image Generator v2's sizes, as the model card lists them (kept here, not imported: the test states the contract). */

@@ -33,5 +33,5 @@ export const recordLog = (s3: LocalS3) => {
       waiters.add(wake);
     });
   };
-  return { records, findRecord, waitForRecord };
+  return { records, waitForRecord };
 };

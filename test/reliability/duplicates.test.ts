@@ -7,15 +7,12 @@
  */
 import { expect } from 'chai';
 import type { S3EventRecord } from 'aws-lambda';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputKeys, outputPrefix } from '../../functions/core/naming';
-import { ROOT } from '../../scripts/build-functions';
 import { describeOutcomes, useHarness, type Harness } from './support';
 import './summary';
+import { photo } from '../helpers/photos';
 
-const photo = (name: string): Buffer => readFileSync(join(ROOT, 'test', 'fixtures', 'photos', name));
 
 describe('reliability: duplicate events and re-uploads through the local pipeline', function () {
   this.timeout(60_000);

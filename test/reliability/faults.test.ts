@@ -9,18 +9,16 @@
  * delayed 6 s is then slower than the request timeout.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { jobIdFor } from '../../functions/core/job';
 import { outputKeys } from '../../functions/core/naming';
-import { ROOT } from '../../scripts/build-functions';
 import type { Fault, RecordedCall } from '../../scripts/local/bedrock-standin';
 import type { InvocationOutcome } from '../../scripts/local/lambda-host';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describeOutcomes, useHarness, type DeadLetter } from './support';
 import './summary';
+import { photo } from '../helpers/photos';
 
-const PHOTO = readFileSync(join(ROOT, 'test', 'fixtures', 'photos', 'chelsea.png'));
+const PHOTO = photo('chelsea.png');
 
 interface Run {
   readonly key: string;

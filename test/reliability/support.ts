@@ -91,7 +91,7 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     retryDelayMs: () => 50,
     ...options,
   });
-  const { records, findRecord, waitForRecord: waitFor } = recordLog(pipeline.s3);
+  const { records, waitForRecord: waitFor } = recordLog(pipeline.s3);
   /** Latest ETag per input key, and how many uploads there were. */
   const latest = new Map<string, string>();
   let uploads = 0;
