@@ -1,54 +1,122 @@
-import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { answerKey, ClaimState, decodeKeptAnswer, encodeKeptAnswer, judgeExistingClaim, parseClaim, Verdict, type Claim } from '../core/claim';
-import { PipelineError } from '../core/errors';
-import type { GeneratedImages } from '../core/models/adapter';
-import { readObject, s3, writeObject } from './s3';
-
-const preconditionFailed = (error: unknown): boolean =>
-  error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
+import {
+  answerKey,
+  ClaimState,
+  decodeKeptAnswer,
+  encodeKeptAnswer,
+  judgeExistingClaim,
+  parseClaim,
+  Verdict,
+  type Claim,
+  type KeptAnswer,
+} from '../core/claim';
+import { readIfExists, readVersioned, writeIf, writeObject } from './s3';
 
 const body = (claim: Claim): string => `${JSON.stringify(claim)}\n`;
 
-export type Acquired = { readonly acquired: true; readonly claim: Claim } | { readonly acquired: false; readonly verdict: Verdict };
+/**
+ * The claim lifecycle of one request, held by this invocation: read and keep
+ * answers, meter the calls, then hand it back as done or released.
+ */
+export class HeldClaim {
+  /** Claim writes in order: two calls in flight must not land an older claim last. */
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    private current: Claim,
+  ) {}
+
+  get claim(): Claim {
+    return this.current;
+  }
+
+  /** A claim taken over from an earlier invocation may have answers kept beside it. */
+  get mayHaveKeptAnswers(): boolean {
+    return this.current.invocations > 1 || this.current.modelCalls > 0;
+  }
+
+  async keptAnswer(index: number): Promise<KeptAnswer | undefined> {
+    const kept = await readIfExists(this.bucket, answerKey(this.key, index));
+    return kept ? decodeKeptAnswer(new TextDecoder().decode(kept.bytes)) : undefined;
+  }
+
+  /** Keeps what call `index` ended with; a retry of the job reads it instead of paying again. */
+  keep(index: number, kept: KeptAnswer): Promise<void> {
+    return writeObject(this.bucket, answerKey(this.key, index), encodeKeptAnswer(kept), 'application/json');
+  }
+
+  /** Records the calls spent and reserved before a call: a crash mid-call must not hand the next invocation a fuller budget. */
+  meter(modelCalls: number): Promise<void> {
+    return this.record({ modelCalls });
+  }
+
+  /** The meter after the calls settled, written with the next change of state. */
+  settle(modelCalls: number): void {
+    this.current = { ...this.current, modelCalls };
+  }
+
+  done(): Promise<void> {
+    return this.record({ state: ClaimState.DONE });
+  }
+
+  /** Given back so the retry of the delivery can take over at once. */
+  release(): Promise<void> {
+    return this.record({ state: ClaimState.RELEASED });
+  }
+
+  private record(change: Partial<Claim>): Promise<void> {
+    this.writes = this.writes
+      .catch(() => undefined)
+      .then(async () => {
+        this.current = { ...this.current, ...change, updatedAt: new Date().toISOString() };
+        await writeObject(this.bucket, this.key, body(this.current), 'application/json');
+      });
+    return this.writes;
+  }
+}
+
+export type Acquired = { readonly acquired: true; readonly held: HeldClaim } | { readonly acquired: false; readonly verdict: Verdict };
+
+export interface ClaimRequest {
+  readonly bucket: string;
+  readonly key: string;
+  readonly owner: string;
+  /** The upload this invocation works for. */
+  readonly sequencer: string;
+  readonly leaseUntil: Date;
+  readonly now: Date;
+}
 
 /**
- * Claims `key` for `owner` until `leaseUntil`: created with If-None-Match, or
- * taken over with If-Match on the ETag that was judged, so of two racers exactly
- * one wins either way.
+ * Claims a request until `leaseUntil`: created with If-None-Match, or taken over
+ * with If-Match on the ETag that was judged, so of two racers exactly one wins.
  */
-export const acquireClaim = async (bucket: string, key: string, owner: string, leaseUntil: Date, now: Date): Promise<Acquired> => {
-  const fresh: Claim = { version: 1, state: ClaimState.RUNNING, owner, leaseUntil: leaseUntil.toISOString(), invocations: 1, modelCalls: 0, updatedAt: now.toISOString() };
-  try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(fresh), ContentType: 'application/json', IfNoneMatch: '*' }));
-    return { acquired: true, claim: fresh };
-  } catch (error) {
-    if (!preconditionFailed(error)) throw error;
+export const acquireClaim = async (request: ClaimRequest): Promise<Acquired> => {
+  const { bucket, key, owner, sequencer } = request;
+  const fresh: Claim = {
+    version: 1,
+    state: ClaimState.RUNNING,
+    owner,
+    sequencer,
+    leaseUntil: request.leaseUntil.toISOString(),
+    invocations: 1,
+    modelCalls: 0,
+    updatedAt: request.now.toISOString(),
+  };
+  if ((await writeIf(bucket, key, body(fresh), { ifNoneMatch: true })) !== undefined) {
+    return { acquired: true, held: new HeldClaim(bucket, key, fresh) };
   }
-  const existing = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const claim = parseClaim(await existing.Body!.transformToString());
-  const verdict = judgeExistingClaim(claim, now, owner);
+  const existing = await readVersioned(bucket, key);
+  // Gone between the two requests (expired): judge it as free on the next delivery.
+  if (!existing) return { acquired: false, verdict: Verdict.BUSY };
+  const claim = parseClaim(existing.text);
+  const verdict = judgeExistingClaim(claim, request.now, owner, sequencer);
   if (verdict !== Verdict.TAKE_OVER) return { acquired: false, verdict };
-  const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls, ...(claim.answered ? { answered: claim.answered } : {}) };
-  try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(taken), ContentType: 'application/json', IfMatch: existing.ETag }));
-    return { acquired: true, claim: taken };
-  } catch (error) {
-    if (preconditionFailed(error)) return { acquired: false, verdict: Verdict.DUPLICATE_RUNNING };
-    throw error;
+  const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls };
+  if ((await writeIf(bucket, key, body(taken), { ifMatch: existing.eTag })) === undefined) {
+    // Someone else took it over first, for this upload or a newer one: let the delivery come back.
+    return { acquired: false, verdict: Verdict.BUSY };
   }
-};
-
-/** Records progress on a claim this invocation holds. */
-export const updateClaim = async (bucket: string, key: string, claim: Claim): Promise<void> => {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(claim), ContentType: 'application/json' }));
-};
-
-/** Keeps the answer to call `index` beside the claim: a retry of the job reads it instead of paying again. */
-export const keepAnswer = (bucket: string, claimKey: string, index: number, generated: GeneratedImages): Promise<void> =>
-  writeObject(bucket, answerKey(claimKey, index), encodeKeptAnswer(generated), 'application/json');
-
-export const readKeptAnswer = async (bucket: string, claimKey: string, index: number): Promise<GeneratedImages> => {
-  const kept = await readObject(bucket, answerKey(claimKey, index));
-  if (!kept) throw new PipelineError('INVALID_JOB', `Kept answer ${index} changed while the job ran`);
-  return decodeKeptAnswer(new TextDecoder().decode(kept.bytes));
+  return { acquired: true, held: new HeldClaim(bucket, key, taken) };
 };

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { PipelineError } from '../core/errors';
 
 /**
@@ -18,7 +18,7 @@ export interface StoredObject {
 const isMissing = (error: unknown): boolean =>
   error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404);
 
-const isSuperseded = (error: unknown): boolean =>
+export const isPreconditionFailed = (error: unknown): boolean =>
   error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
 
 export interface ReadOptions {
@@ -40,7 +40,7 @@ export const readObject = async (bucket: string, key: string, options: ReadOptio
     response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(options.eTag ? { IfMatch: `"${options.eTag}"` } : {}) }));
   } catch (error) {
     if (isMissing(error)) throw new PipelineError('SOURCE_MISSING', `s3://${bucket}/${key} no longer exists`, { cause: error });
-    if (isSuperseded(error)) return undefined;
+    if (isPreconditionFailed(error)) return undefined;
     throw error;
   }
   const body = response.Body;
@@ -68,3 +68,71 @@ export const writeObject = async (bucket: string, key: string, body: Uint8Array 
 
 export const writeJson = (bucket: string, key: string, value: unknown): Promise<void> =>
   writeObject(bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+
+/** Reads a whole object, or `undefined` when there is none. */
+export const readIfExists = async (bucket: string, key: string): Promise<StoredObject | undefined> => {
+  try {
+    return await readObject(bucket, key);
+  } catch (error) {
+    if (error instanceof PipelineError && error.reason === 'SOURCE_MISSING') return undefined;
+    throw error;
+  }
+};
+
+/** The objects directly in `folder` (which ends with `/`): not those of folders nested in it. */
+export const listFolder = async (bucket: string, folder: string): Promise<string[]> => {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, Delimiter: '/', ContinuationToken: token }));
+    for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+};
+
+export const deleteObject = async (bucket: string, key: string): Promise<void> => {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+};
+
+export interface Condition {
+  /** Write only if the object does not exist. */
+  readonly ifNoneMatch?: true;
+  /** Write only if the object still has this ETag (quoted, as S3 returns it). */
+  readonly ifMatch?: string;
+}
+
+/**
+ * A conditional PUT: S3 lets exactly one of two racing writers win. Returns the
+ * new ETag, or `undefined` when the condition did not hold (412).
+ */
+export const writeIf = async (bucket: string, key: string, body: string, condition: Condition): Promise<string | undefined> => {
+  try {
+    const response = await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'application/json',
+        ...(condition.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}),
+      }),
+    );
+    return response.ETag ?? '';
+  } catch (error) {
+    if (isPreconditionFailed(error)) return undefined;
+    throw error;
+  }
+};
+
+/** A small JSON object with its ETag, for a later conditional write; `undefined` when there is none. */
+export const readVersioned = async (bucket: string, key: string): Promise<{ text: string; eTag: string } | undefined> => {
+  let response;
+  try {
+    response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+  return { text: await response.Body!.transformToString(), eTag: response.ETag ?? '' };
+};

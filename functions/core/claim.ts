@@ -1,29 +1,26 @@
 import { createHash } from 'node:crypto';
-import { PipelineError } from './errors';
+import { FailureReason, PipelineError, retriedOnReupload, type FailureReport } from './errors';
 import { integer, inArray, plainObject, string } from './is';
-import { JOBS_PREFIX, type Job } from './job';
+import type { Job } from './job';
+import { Staging } from './layout';
 import type { GeneratedImages } from './models/adapter';
+import { isNewer } from './newest';
 
 /**
- * Exactly-once generation on top of at-least-once S3 events: before calling the
+ * Exactly-once generation on top of at-least-once delivery: before calling the
  * model, generate claims the request with a conditional write (`If-None-Match: *`)
- * of a small object beside the job. S3 lets one writer win; every duplicate event,
- * concurrent or later, and every re-upload of the same bytes with the same
- * settings finds the claim and is not billed again.
+ * of a small object. S3 lets one writer win. Every answer the model gives is kept
+ * beside the claim before anything else is written, so a retry after any later
+ * failure, a duplicate event and a re-upload of the same bytes with the same
+ * settings read the kept answer instead of paying for it again.
  */
 export const ClaimState = {
   /** A generate invocation holds it until `leaseUntil`. */
   RUNNING: 'running',
-  /** Given back after a transient failure, so Lambda's retry may take over at once. */
+  /** Given back after a transient failure, so a retry may take over at once. */
   RELEASED: 'released',
-  /** The outcome (results or error.json) is written. */
+  /** Every call has a kept answer (or a kept failure); the outcome was handed to publishing. */
   DONE: 'done',
-  /**
-   * error.json is written for a failure the upload did not cause (model access, availability, a
-   * model-side error): a later delivery of the same request, such as a re-upload once the cause is
-   * fixed, may try again, with the calls spent so far still on the meter.
-   */
-  FAILED: 'failed',
 } as const;
 export type ClaimState = (typeof ClaimState)[keyof typeof ClaimState];
 
@@ -32,13 +29,13 @@ export interface Claim {
   readonly state: ClaimState;
   /** Request id of the invocation that holds or held it. */
   readonly owner: string;
+  /** The sequencer of the upload whose job holds or held it. */
+  readonly sequencer?: string;
   readonly leaseUntil: string;
   /** Generate invocations that have held it. */
   readonly invocations: number;
   /** InvokeModel attempts spent or reserved so far, across invocations: the budget's meter. */
   readonly modelCalls: number;
-  /** Indexes of the job's calls whose answers are kept beside the claim (see answerKey): never paid for again. */
-  readonly answered?: readonly number[];
   readonly updatedAt: string;
 }
 
@@ -52,25 +49,28 @@ export const requestFingerprint = (job: Job, modelId: string): string => {
   return createHash('sha256').update(JSON.stringify({ modelId, jobId: job.jobId, ...settings })).digest('hex').slice(0, 24);
 };
 
-export const claimKey = (jobId: string, fingerprint: string): string => `${JOBS_PREFIX}${jobId}/claims/${fingerprint}.json`;
+export const claimKey = (jobId: string, fingerprint: string): string => `${Staging.CLAIMS_PREFIX}${jobId}/${fingerprint}.json`;
 
 export const Verdict = {
-  /** Someone finished this request: nothing to do. */
-  DUPLICATE_DONE: 'duplicate-done',
-  /** Someone is working on it right now: nothing to do. */
+  /** Another invocation is working on the same upload right now: nothing to do. */
   DUPLICATE_RUNNING: 'duplicate-running',
-  /** Released after a transient failure, or its holder's time ran out: take it over. */
+  /**
+   * Another invocation holds the request for an older upload of the same bytes: this newer
+   * upload must still be published, so its delivery is retried once the holder is done.
+   */
+  BUSY: 'busy',
+  /** Free, released, finished, or its holder's time ran out: take it. */
   TAKE_OVER: 'take-over',
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-export const judgeExistingClaim = (claim: Claim, now: Date, owner?: string): Verdict => {
-  if (claim.state === ClaimState.DONE) return Verdict.DUPLICATE_DONE;
+export const judgeExistingClaim = (claim: Claim, now: Date, owner: string, sequencer: string): Verdict => {
+  if (claim.state !== ClaimState.RUNNING) return Verdict.TAKE_OVER;
   // Lambda retries an async event under the same request id, and only after the attempt has ended:
   // a claim still "running" under this id was left by an attempt that crashed or was killed.
-  if (claim.state === ClaimState.RUNNING && owner !== undefined && claim.owner === owner) return Verdict.TAKE_OVER;
-  if (claim.state === ClaimState.RUNNING && Date.parse(claim.leaseUntil) > now.getTime()) return Verdict.DUPLICATE_RUNNING;
-  return Verdict.TAKE_OVER;
+  if (claim.owner === owner) return Verdict.TAKE_OVER;
+  if (Date.parse(claim.leaseUntil) <= now.getTime()) return Verdict.TAKE_OVER;
+  return isNewer(sequencer, claim.sequencer ?? '') ? Verdict.BUSY : Verdict.DUPLICATE_RUNNING;
 };
 
 export const parseClaim = (text: string): Claim => {
@@ -133,37 +133,67 @@ export class CallBudget {
   }
 }
 
-/** Where the answer to call `index` of a claimed request is kept, so a retry of the job does not pay for it again. */
+/** Where the answer to call `index` of a claimed request is kept. */
 export const answerKey = (claimKey: string, index: number): string => `${claimKey.replace(/\.json$/, '')}/answer-${index}.json`;
 
-interface KeptAnswer {
+/** What one model call ended with, kept before anything else is written. */
+export interface KeptAnswer {
+  readonly generated: GeneratedImages;
+  /** A permanent failure of this call (moderation, a model error, …): no images. */
+  readonly failure?: FailureReport;
+  /** The upload whose job made the call. */
+  readonly sequencer: string;
+}
+
+interface StoredAnswer {
   readonly images: readonly string[];
   readonly seeds?: readonly number[];
   readonly blocked: number;
+  readonly failure?: FailureReport;
+  readonly sequencer?: string;
 }
 
-export const encodeKeptAnswer = (generated: GeneratedImages): string => {
-  const kept: KeptAnswer = {
-    images: generated.images.map((bytes) => Buffer.from(bytes).toString('base64')),
-    blocked: generated.blocked,
-    ...(generated.seeds ? { seeds: generated.seeds } : {}),
+export const encodeKeptAnswer = (kept: KeptAnswer): string => {
+  const stored: StoredAnswer = {
+    images: kept.generated.images.map((bytes) => Buffer.from(bytes).toString('base64')),
+    blocked: kept.generated.blocked,
+    ...(kept.generated.seeds ? { seeds: kept.generated.seeds } : {}),
+    ...(kept.failure ? { failure: kept.failure } : {}),
+    sequencer: kept.sequencer,
   };
-  return JSON.stringify(kept);
+  return JSON.stringify(stored);
 };
 
-export const decodeKeptAnswer = (text: string): GeneratedImages => {
-  let kept: KeptAnswer;
+export const decodeKeptAnswer = (text: string): KeptAnswer => {
+  let stored: StoredAnswer;
   try {
-    kept = JSON.parse(text) as KeptAnswer;
+    stored = JSON.parse(text) as StoredAnswer;
   } catch (error) {
     throw new PipelineError('INVALID_JOB', 'Kept model answer is not JSON', { cause: error });
   }
-  if (!Array.isArray(kept.images) || !kept.images.every(string) || !integer(kept.blocked)) {
+  if (!plainObject(stored) || !Array.isArray(stored.images) || !stored.images.every(string) || !integer(stored.blocked)) {
     throw new PipelineError('INVALID_JOB', 'Kept model answer is malformed');
   }
+  if (stored.failure !== undefined && (!plainObject(stored.failure) || !inArray(stored.failure.reason, Object.keys(FailureReason)) || !string(stored.failure.message))) {
+    throw new PipelineError('INVALID_JOB', 'Kept model answer has a malformed failure');
+  }
   return {
-    images: kept.images.map((b64) => new Uint8Array(Buffer.from(b64, 'base64'))),
-    blocked: kept.blocked,
-    ...(kept.seeds ? { seeds: kept.seeds } : {}),
+    generated: {
+      images: stored.images.map((b64) => new Uint8Array(Buffer.from(b64, 'base64'))),
+      blocked: stored.blocked,
+      ...(stored.seeds ? { seeds: stored.seeds } : {}),
+    },
+    ...(stored.failure ? { failure: stored.failure } : {}),
+    sequencer: string(stored.sequencer) ? stored.sequencer : '',
   };
 };
+
+/**
+ * Whether a kept answer stands for the upload with `sequencer`, or the call must be made again.
+ * Pictures and failures the upload caused always stand: the same request gets the same answer
+ * and is never paid for twice. A failure the upload did not cause (model access, availability, a
+ * model-side error) stands for retries of the upload that met it, but a later upload of the same
+ * file — typically after the operator fixed the cause — tries again.
+ */
+export const keptAnswerStands = (kept: KeptAnswer, sequencer: string): boolean =>
+  !kept.failure || !retriedOnReupload(kept.failure.reason) || kept.sequencer === sequencer;

@@ -7,6 +7,10 @@ export interface CreatedObject {
   readonly size: number;
   /** As S3 sends it in events: no quotes. */
   readonly eTag: string;
+  /** Orders the events of one key: the newest upload of a key wins (see newest.ts). */
+  readonly sequencer: string;
+  /** Present when the bucket is versioned. */
+  readonly versionId?: string;
   readonly eventName: string;
 }
 
@@ -27,9 +31,10 @@ export interface DecodedEvent {
 export const decodeS3EventKey = (encoded: string): string => decodeURIComponent(encoded.replace(/\+/g, ' '));
 
 /**
- * Picks the records that name a newly created object. Folder markers (keys
- * ending in `/`, made by consoles) and other event types are skipped, with a
- * reason so the handler can log what it ignored.
+ * Picks the records that name a newly created object. Empty folder markers
+ * (zero-byte keys ending in `/`, made by consoles) and other event types are
+ * skipped, with a reason so the handler can log what it ignored; a key ending in
+ * `/` that has content is an upload like any other.
  */
 export const decodeS3Event = (event: S3Event): DecodedEvent => {
   const objects: CreatedObject[] = [];
@@ -47,8 +52,8 @@ export const decodeS3Event = (event: S3Event): DecodedEvent => {
       skipped.push({ key, why: `event ${record.eventName} is not ObjectCreated` });
       continue;
     }
-    if (key.endsWith('/')) {
-      skipped.push({ key, why: 'folder marker' });
+    if (key.endsWith('/') && (record.s3.object.size ?? 0) === 0) {
+      skipped.push({ key, why: 'empty folder marker' });
       continue;
     }
     objects.push({
@@ -56,6 +61,8 @@ export const decodeS3Event = (event: S3Event): DecodedEvent => {
       key,
       size: record.s3.object.size ?? 0,
       eTag: (record.s3.object.eTag ?? '').replace(/"/g, ''),
+      sequencer: record.s3.object.sequencer ?? '',
+      ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
       eventName: record.eventName,
     });
   }

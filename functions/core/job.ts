@@ -2,20 +2,22 @@ import { createHash } from 'node:crypto';
 import { PipelineError, type FailureReport, FailureReason } from './errors';
 import { defined, inArray, integer, plainObject, string } from './is';
 import type { JobParameters } from './params';
+import { Staging } from './layout';
 import type { CropBox, Size } from './sizing';
 
-/** Staging layout: everything of a job lives under one prefix; `job.json` is written last and triggers generate. */
-export const JOBS_PREFIX = 'jobs/';
-export const JOB_FILE = 'job.json';
+/** Everything prepare stages for a job lives under one prefix; `job.json` is written last and triggers generate. */
 export const stagingKeys = (jobId: string) => ({
-  conditioning: `${JOBS_PREFIX}${jobId}/conditioning.png`,
-  edges: `${JOBS_PREFIX}${jobId}/edges.png`,
-  job: `${JOBS_PREFIX}${jobId}/${JOB_FILE}`,
+  conditioning: `${Staging.JOBS_PREFIX}${jobId}/conditioning.png`,
+  edges: `${Staging.JOBS_PREFIX}${jobId}/edges.png`,
+  job: `${Staging.JOBS_PREFIX}${jobId}/${Staging.JOB_FILE}`,
 });
 
+export const isJobFileKey = (key: string): boolean => key.startsWith(Staging.JOBS_PREFIX) && key.endsWith(`/${Staging.JOB_FILE}`);
+
 /**
- * Same upload (bucket, key, ETag) → same job id, so a duplicated S3 event or a
- * Lambda retry lands on the same staging objects instead of a second job.
+ * Same bytes under the same key (bucket, key, ETag) → same job id, so a
+ * duplicated S3 event, a retry or a re-upload of the same file lands on the
+ * same staging objects and the same claims instead of a second paid job.
  */
 export const jobIdFor = (bucket: string, key: string, eTag: string): string =>
   createHash('sha256').update(`${bucket}\n${key}\n${eTag}`).digest('hex').slice(0, 32);
@@ -25,6 +27,8 @@ export interface JobSource {
   readonly key: string;
   readonly eTag: string;
   readonly size: number;
+  /** S3's order of events on the key: of two uploads of one key, the larger sequencer is newer. */
+  readonly sequencer: string;
 }
 
 export interface Conditioning {
@@ -81,7 +85,9 @@ export const parseJob = (text: string): Job => {
   if (!string(value.jobId) || !/^[0-9a-f]{32}$/.test(value.jobId)) invalidJob('jobId');
   if (!string(value.modelId)) invalidJob('modelId');
   const source = value.source;
-  if (!plainObject(source) || !string(source.bucket) || !string(source.key) || !string(source.eTag)) invalidJob('source');
+  if (!plainObject(source) || !string(source.bucket) || !string(source.key) || !string(source.eTag) || !string(source.sequencer)) {
+    invalidJob('source');
+  }
   if (value.status === 'rejected') {
     const failure = value.failure;
     if (!plainObject(failure) || !inArray(failure.reason, Object.keys(FailureReason)) || !string(failure.message)) {

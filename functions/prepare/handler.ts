@@ -1,4 +1,4 @@
-import type { S3Event } from 'aws-lambda';
+import type { Context, S3Event } from 'aws-lambda';
 import { readObject, writeJson, writeObject } from '../aws/s3';
 import { PipelineError, toFailureReport } from '../core/errors';
 import { decodeS3Event, type CreatedObject } from '../core/event';
@@ -14,16 +14,20 @@ const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<s
   console[level](JSON.stringify({ level, function: 'prepare', message, ...fields }));
 };
 
+/** Seconds sharp may spend on one picture: the invocation's remaining time, less 10 s to write the rejection; 50 s without a context. */
+const pictureSeconds = (context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): number =>
+  context ? Math.max(1, Math.floor((context.getRemainingTimeInMillis() - 10_000) / 1000)) : 50;
+
 /**
  * Turns one upload into a job in the staging bucket. A permanent problem with
  * the upload still produces a job — a rejected one — so generate reports it in
  * the output bucket where the user looks; transient S3 failures throw.
  */
-const prepareObject = async (object: CreatedObject): Promise<Job | undefined> => {
+const prepareObject = async (object: CreatedObject, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<Job | undefined> => {
   const started = performance.now();
   const jobId = jobIdFor(object.bucket, object.key, object.eTag);
   const keys = stagingKeys(jobId);
-  const source: JobSource = { bucket: object.bucket, key: object.key, eTag: object.eTag, size: object.size };
+  const source: JobSource = { bucket: object.bucket, key: object.key, eTag: object.eTag, size: object.size, sequencer: object.sequencer };
   const objectName = `s3://${object.bucket}/${object.key}`;
   const base = { version: 1, jobId, source, modelId: config.modelId, preparedAt: new Date().toISOString() } as const;
   try {
@@ -40,6 +44,8 @@ const prepareObject = async (object: CreatedObject): Promise<Job | undefined> =>
       maxInputPixels: config.maxInputPixels,
       targetSize: config.adapter.targetSize,
       objectName,
+      maxJpegScans: config.maxJpegScans,
+      timeoutSeconds: pictureSeconds(context),
     });
     await Promise.all([
       writeObject(config.stagingBucket, keys.conditioning, picture.conditioning, 'image/png'),
@@ -71,13 +77,13 @@ const prepareObject = async (object: CreatedObject): Promise<Job | undefined> =>
   }
 };
 
-export const handler = async (event: S3Event): Promise<{ jobs: { jobId: string; key: string; status: string }[] }> => {
+export const handler = async (event: S3Event, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<{ jobs: { jobId: string; key: string; status: string }[] }> => {
   const { objects, skipped } = decodeS3Event(event);
   for (const record of skipped) log('info', 'skipped record', { ...record });
   const jobs = [];
   // One at a time: each picture can take hundreds of MB while decoding.
   for (const object of objects) {
-    const job = await prepareObject(object);
+    const job = await prepareObject(object, context);
     if (!job) {
       log('info', 'upload was replaced since this event; the newer one has its own event', { bucket: object.bucket, key: object.key });
       continue;

@@ -1,5 +1,19 @@
 import { expect } from 'chai';
-import { answerKey, CallBudget, claimKey, ClaimState, decodeKeptAnswer, encodeKeptAnswer, judgeExistingClaim, parseClaim, requestFingerprint, Verdict, type Claim } from '../../functions/core/claim';
+import {
+  answerKey,
+  CallBudget,
+  claimKey,
+  ClaimState,
+  decodeKeptAnswer,
+  encodeKeptAnswer,
+  judgeExistingClaim,
+  keptAnswerStands,
+  parseClaim,
+  requestFingerprint,
+  Verdict,
+  type Claim,
+  type KeptAnswer,
+} from '../../functions/core/claim';
 import { PipelineError } from '../../functions/core/errors';
 import { jobParameters, readyJob, rejectedJob } from '../helpers/factories';
 
@@ -17,22 +31,29 @@ const claim = (overrides: Partial<Claim> = {}): Claim => ({
 
 describe('core/claim', () => {
   describe('judgeExistingClaim', () => {
-    it('a finished request is a duplicate, whoever asks', () => {
-      expect(judgeExistingClaim(claim({ state: ClaimState.DONE }), NOW, 'request-1')).to.equal(Verdict.DUPLICATE_DONE);
+    const SEQ = '0055AED6DCD90281E5';
+    const NEWER = '0055AED6DCD90281F0';
+
+    it('a request another invocation holds within its lease, for the same upload, is a duplicate in progress', () => {
+      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'request-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
     });
 
-    it('a request another invocation holds within its lease is a duplicate in progress', () => {
-      expect(judgeExistingClaim(claim(), NOW, 'request-2')).to.equal(Verdict.DUPLICATE_RUNNING);
+    it('a newer upload of the same bytes and settings waits for the holder instead of being dropped', () => {
+      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'request-2', NEWER)).to.equal(Verdict.BUSY);
+    });
+
+    it('an older upload finding a newer one at work is a duplicate: its outcome could only be superseded', () => {
+      expect(judgeExistingClaim(claim({ sequencer: NEWER }), NOW, 'request-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
     });
 
     it("Lambda's retry of the same request id takes over a claim its crashed attempt left running", () => {
-      expect(judgeExistingClaim(claim(), NOW, 'request-1')).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim(), NOW, 'request-1', SEQ)).to.equal(Verdict.TAKE_OVER);
     });
 
-    it('takes over a claim whose lease has ended, one released after a transient failure, and one that failed for a reason the upload did not cause', () => {
-      expect(judgeExistingClaim(claim({ leaseUntil: '2026-11-24T09:59:59.999Z' }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
-      expect(judgeExistingClaim(claim({ state: ClaimState.RELEASED }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
-      expect(judgeExistingClaim(claim({ state: ClaimState.FAILED }), NOW, 'request-2')).to.equal(Verdict.TAKE_OVER);
+    it('takes over a claim whose lease has ended, one released after a transient failure, and a finished one (its answers are kept)', () => {
+      expect(judgeExistingClaim(claim({ leaseUntil: '2026-11-24T09:59:59.999Z' }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.RELEASED }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.DONE }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
     });
   });
 
@@ -48,9 +69,9 @@ describe('core/claim', () => {
     });
   });
 
-  it('keeps claims and kept answers beside the job', () => {
-    expect(claimKey('a'.repeat(32), 'f00d')).to.equal(`jobs/${'a'.repeat(32)}/claims/f00d.json`);
-    expect(answerKey(claimKey('a'.repeat(32), 'f00d'), 2)).to.equal(`jobs/${'a'.repeat(32)}/claims/f00d/answer-2.json`);
+  it('keeps claims and kept answers under claims/, outside the jobs/ prefix prepare may write', () => {
+    expect(claimKey('a'.repeat(32), 'f00d')).to.equal(`claims/${'a'.repeat(32)}/f00d.json`);
+    expect(answerKey(claimKey('a'.repeat(32), 'f00d'), 2)).to.equal(`claims/${'a'.repeat(32)}/f00d/answer-2.json`);
   });
 
   describe('parseClaim', () => {
@@ -92,19 +113,52 @@ describe('core/claim', () => {
   });
 
   describe('kept answers', () => {
-    it('round-trip the images, the seeds the model reported and the blocked count', () => {
+    it('round-trip the images, the seeds the model reported, the blocked count and the upload that paid', () => {
       const generated = { images: [Uint8Array.from([137, 80, 78, 71]), Uint8Array.from([1, 2, 3])], seeds: [11, 12], blocked: 1 };
 
-      const decoded = decodeKeptAnswer(encodeKeptAnswer(generated));
+      const decoded = decodeKeptAnswer(encodeKeptAnswer({ generated, sequencer: 'A1' }));
 
-      expect(decoded.images.map((i) => Array.from(i))).to.deep.equal([[137, 80, 78, 71], [1, 2, 3]]);
-      expect(decoded.seeds).to.deep.equal([11, 12]);
-      expect(decoded.blocked).to.equal(1);
+      expect(decoded.generated.images.map((i) => Array.from(i))).to.deep.equal([[137, 80, 78, 71], [1, 2, 3]]);
+      expect(decoded.generated.seeds).to.deep.equal([11, 12]);
+      expect(decoded.generated.blocked).to.equal(1);
+      expect(decoded.sequencer).to.equal('A1');
+      expect(decoded).to.not.have.property('failure');
+    });
+
+    it('round-trip a kept failure', () => {
+      const failure = { reason: 'CONTENT_FILTERED' as const, message: 'blocked', permanent: true };
+      const decoded = decodeKeptAnswer(encodeKeptAnswer({ generated: { images: [], blocked: 1 }, failure, sequencer: 'A1' }));
+      expect(decoded.failure).to.deep.equal(failure);
     });
 
     it('refuse a file that is not a kept answer', () => {
       expect(() => decodeKeptAnswer('{"images": "nope", "blocked": 0}')).to.throw(PipelineError, 'Kept model answer is malformed');
       expect(() => decodeKeptAnswer('[')).to.throw(PipelineError, 'Kept model answer is not JSON');
+      expect(() => decodeKeptAnswer('{"images": [], "blocked": 0, "failure": {"reason": "NOPE", "message": "x"}}')).to.throw(PipelineError, 'malformed failure');
+    });
+  });
+
+  describe('keptAnswerStands', () => {
+    const kept = (reason?: 'CONTENT_FILTERED' | 'MODEL_ERROR' | 'ACCESS_DENIED'): KeptAnswer => ({
+      generated: { images: reason ? [] : [Uint8Array.from([1])], blocked: 0 },
+      ...(reason ? { failure: { reason, message: reason, permanent: true } } : {}),
+      sequencer: 'A1',
+    });
+
+    it('pictures stand for every later delivery and upload: they were paid for', () => {
+      expect(keptAnswerStands(kept(), 'A1')).to.equal(true);
+      expect(keptAnswerStands(kept(), 'B2')).to.equal(true);
+    });
+
+    it('a failure the upload caused stands for every upload of the same request', () => {
+      expect(keptAnswerStands(kept('CONTENT_FILTERED'), 'B2')).to.equal(true);
+    });
+
+    it('a failure the upload did not cause stands for retries of that upload, and a later upload tries again', () => {
+      for (const reason of ['MODEL_ERROR', 'ACCESS_DENIED'] as const) {
+        expect(keptAnswerStands(kept(reason), 'A1'), reason).to.equal(true);
+        expect(keptAnswerStands(kept(reason), 'B2'), reason).to.equal(false);
+      }
     });
   });
 });

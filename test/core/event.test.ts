@@ -38,7 +38,7 @@ describe('core/event', () => {
 
       // Assert
       expect(decoded.objects).to.deep.equal([
-        { bucket: UPLOAD_BUCKET, key: 'my photo+1.jpg', size: 2048, eTag: 'abc123', eventName: 'ObjectCreated:Put' },
+        { bucket: UPLOAD_BUCKET, key: 'my photo+1.jpg', size: 2048, eTag: 'abc123', sequencer: '0055AED6DCD90281E5', eventName: 'ObjectCreated:Put' },
       ]);
       expect(decoded.skipped).to.deep.equal([]);
     });
@@ -48,10 +48,22 @@ describe('core/event', () => {
       expect(decoded.objects[0]?.eTag).to.equal('9b2cf535f27731c974343645a3985328');
     });
 
-    it('skips a folder marker (key ending in /) with the reason "folder marker"', () => {
-      const decoded = decodeS3Event(s3Event(s3Record({ key: 'photos/new+folder/' })));
+    it('skips an empty folder marker (a zero-byte key ending in /) with the reason "empty folder marker"', () => {
+      const decoded = decodeS3Event(s3Event(s3Record({ key: 'photos/new+folder/', size: 0 })));
       expect(decoded.objects).to.deep.equal([]);
-      expect(decoded.skipped).to.deep.equal([{ key: 'photos/new folder/', why: 'folder marker' }]);
+      expect(decoded.skipped).to.deep.equal([{ key: 'photos/new folder/', why: 'empty folder marker' }]);
+    });
+
+    it('keeps a key ending in / that has content: every upload gets an outcome', () => {
+      const decoded = decodeS3Event(s3Event(s3Record({ key: 'photos/new+folder/', size: 5 })));
+      expect(decoded.objects.map((o) => o.key)).to.deep.equal(['photos/new folder/']);
+    });
+
+    it('carries the sequencer that orders uploads of one key, and the version id of a versioned bucket', () => {
+      const record = s3Record();
+      (record.s3.object as { versionId?: string }).versionId = 'v1';
+      const decoded = decodeS3Event(s3Event(record));
+      expect(decoded.objects[0]).to.deep.include({ sequencer: '0055AED6DCD90281E5', versionId: 'v1' });
     });
 
     it('skips an ObjectRemoved:Delete record, naming the event', () => {
@@ -78,7 +90,7 @@ describe('core/event', () => {
       // Arrange
       const event = s3Event(
         s3Record({ key: 'a.jpg', eTag: 'e1' }),
-        s3Record({ key: 'folder/' }),
+        s3Record({ key: 'folder/', size: 0 }),
         s3Record({ key: 'b%20c.png', eTag: 'e2', bucket: 'other-bucket' }),
         s3Record({ key: 'gone.jpg', eventName: 'ObjectRemoved:Delete' }),
         s3Record({ key: '%E0%A4%A' }),
@@ -95,7 +107,7 @@ describe('core/event', () => {
         [UPLOAD_BUCKET, 'été.jpg', 'e3'],
       ]);
       expect(decoded.skipped).to.deep.equal([
-        { key: 'folder/', why: 'folder marker' },
+        { key: 'folder/', why: 'empty folder marker' },
         { key: 'gone.jpg', why: 'event ObjectRemoved:Delete is not ObjectCreated' },
         { key: '%E0%A4%A', why: 'key is not valid URL encoding' },
       ]);

@@ -52,6 +52,7 @@ export const jobSource = (overrides: Partial<JobSource> = {}): JobSource => ({
   key: 'photos/tiger.jpg',
   eTag: 'd41d8cd98f00b204e9800998ecf8427e',
   size: 1024,
+  sequencer: '0055AED6DCD90281E5',
   ...overrides,
 });
 
