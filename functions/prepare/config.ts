@@ -1,4 +1,5 @@
 import { ConfigError, envReader } from '../core/env';
+import { DEFAULT_MAX_JPEG_SCANS } from '../core/jpeg-structure';
 import { parseParameters, type RawParameters } from '../core/params';
 
 /**
@@ -32,6 +33,12 @@ const read = (env: NodeJS.ProcessEnv) => {
     maxInputBytes: vars.integer('MAX_INPUT_BYTES', 1, 500 * 1024 * 1024, 50 * 1024 * 1024),
     /** Decompression-bomb guard passed to sharp's limitInputPixels. @default 60000000 */
     maxInputPixels: vars.integer('MAX_INPUT_PIXELS', 1, 268_402_689, 60_000_000),
+    /**
+     * Most scans a JPEG may have; more are refused with DECODER_LIMIT before any decoding
+     * (every scan is a decoder pass over the whole picture; see core/jpeg-structure.ts for
+     * what encoders write and why 100). @default 100
+     */
+    maxJpegScans: vars.integer('MAX_JPEG_SCANS', 1, 10_000, DEFAULT_MAX_JPEG_SCANS),
   });
 };
 

@@ -2,6 +2,7 @@ import sharp, { type OutputInfo } from 'sharp';
 import { edgeMask, toGrey } from '../core/edge-mask';
 import { PipelineError } from '../core/errors';
 import type { AllowedFormat } from '../core/format';
+import { DEFAULT_MAX_JPEG_SCANS, requireJpegScansWithin } from '../core/jpeg-structure';
 import { planCover, type Size, type SizingPlan } from '../core/sizing';
 
 // Only the allowlisted decoders may run, whatever the bytes claim to be:
@@ -29,7 +30,35 @@ export interface PictureOptions {
   readonly targetSize: (source: Size) => Size;
   /** Names the upload in error messages. */
   readonly objectName: string;
+  /** A JPEG with more scans is refused (DECODER_LIMIT) before sharp sees it. @default DEFAULT_MAX_JPEG_SCANS */
+  readonly maxJpegScans?: number;
+  /**
+   * Seconds all of sharp's work on this picture may take; each pipeline gets what is left
+   * (sharp's timeout()), and running out is DECODER_LIMIT. libvips checks between tiles, so a
+   * single long libjpeg call (all of a progressive file's scans) can overrun it: the scan
+   * limit is what stops those. @default no limit
+   */
+  readonly timeoutSeconds?: number;
 }
+
+/** sharp's timeout error reads "timeout: 54% complete". */
+const isTimeout = (error: unknown): boolean => error instanceof Error && /^timeout: \d+% complete/.test(error.message);
+
+const tooSlow = (options: PictureOptions, step: string, cause?: unknown): PipelineError =>
+  new PipelineError(
+    'DECODER_LIMIT',
+    `${options.objectName} took longer than ${options.timeoutSeconds} s to ${step} (the time prepare has for one picture)`,
+    cause === undefined ? undefined : { cause },
+  );
+
+/** sharp's timeout() for the next pipeline: what is left of options.timeoutSeconds (0: no limit). */
+const timeLeft = (options: PictureOptions, started: number, step: string): { seconds: number } => {
+  if (options.timeoutSeconds === undefined) return { seconds: 0 };
+  const left = options.timeoutSeconds - (performance.now() - started) / 1000;
+  if (left <= 0) throw tooSlow(options, step);
+  // Whole seconds only: rounded up, so the overrun stays under a second.
+  return { seconds: Math.ceil(left) };
+};
 
 const describeDecodeError = (error: unknown, objectName: string, format: string): PipelineError => {
   const text = error instanceof Error ? error.message : String(error);
@@ -51,10 +80,14 @@ export const preparePicture = async (bytes: Uint8Array, options: PictureOptions)
   let sourceSize: Size;
   let pixels: { data: Buffer; info: OutputInfo };
   try {
-    const metadata = await sharp(bytes, input).metadata();
+    // Before any decoder runs: thousands of scans are minutes of libjpeg that no timeout interrupts.
+    if (options.format === 'jpeg') requireJpegScansWithin(bytes, options.maxJpegScans ?? DEFAULT_MAX_JPEG_SCANS, options.objectName);
+    // metadata() reads the header only (libjpeg stops at the first scan); the timeout is there all the same.
+    const metadata = await sharp(bytes, input).timeout(timeLeft(options, started, 'decode')).metadata();
     sourceSize = metadata.autoOrient;
     plan = planCover(sourceSize, options.targetSize(sourceSize));
     pixels = await sharp(bytes, input)
+      .timeout(timeLeft(options, started, 'decode'))
       .resize(plan.resize.width, plan.resize.height, { fit: 'fill' })
       .extract(plan.extract)
       // Transparent areas become white paper, not black: black would draw edges around them.
@@ -64,6 +97,7 @@ export const preparePicture = async (bytes: Uint8Array, options: PictureOptions)
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
     if (error instanceof PipelineError) throw error;
+    if (isTimeout(error)) throw tooSlow(options, `decode as ${options.format}`, error);
     throw describeDecodeError(error, options.objectName, options.format);
   }
   const { width, height, channels } = pixels.info;
@@ -72,11 +106,14 @@ export const preparePicture = async (bytes: Uint8Array, options: PictureOptions)
   const mask = edgeMask(toGrey(pixels.data, width, height, channels));
   const masked = performance.now();
 
+  const limit = timeLeft(options, started, 'encode its PNGs');
   const [conditioning, edges] = await Promise.all([
-    sharp(pixels.data, { raw: { width, height, channels } }).png().toBuffer(),
+    sharp(pixels.data, { raw: { width, height, channels } }).timeout(limit).png().toBuffer(),
     // Without b-w, sharp widens one-band raw input to sRGB on output.
-    sharp(mask.data, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
-  ]);
+    sharp(mask.data, { raw: { width, height, channels: 1 } }).timeout(limit).toColourspace('b-w').png().toBuffer(),
+  ]).catch((error: unknown) => {
+    throw isTimeout(error) ? tooSlow(options, 'encode its PNGs', error) : error;
+  });
   const encoded = performance.now();
   return {
     sourceSize,
