@@ -10,7 +10,10 @@
  * - zero-byte PutObject / UploadPart without a Content-Type, which fauxqs 1.9.2 answers with a 500;
  * - object bodies sent with a content type fauxqs reserves for SQS/SNS
  *   (`application/x-www-form-urlencoded`, `application/x-amz-json-1.0`), which fauxqs would
- *   otherwise parse and fail to store.
+ *   otherwise parse and fail to store;
+ * - fault injection ({@link LocalS3.injectFault}): chosen requests fail with a real S3 error
+ *   response (503 SlowDown, 500 InternalError, 403 AccessDenied…) or a dropped connection,
+ *   before they reach the store.
  *
  * Limits inherited from fauxqs: one request body (PutObject, UploadPart) may be at most 11 MiB
  * (larger uploads must be multipart, as `@aws-sdk/lib-storage` and the AWS CLI do), no
@@ -69,6 +72,21 @@ export interface LocalS3 {
    * promises listeners returned, and whatever requests those made in turn).
    */
   idle(): Promise<void>;
+  /**
+   * Makes matching requests fail, from now on, before they reach the store: a failed write
+   * stores nothing and emits no record. Faults are checked in the order they were injected;
+   * the first one that matches a request counts it and, once past `after` matches and while
+   * under `times` firings, answers it (later faults do not see that request).
+   *
+   * ```ts
+   * const slow = s3.injectFault({ kind: 'SlowDown', operation: 'PutObject', bucket: 'output', key: /\/manifest\.json$/, times: 2 });
+   * await client.send(new PutObjectCommand(...)); // attempts 1 and 2 get 503 SlowDown, the SDK's 3rd succeeds
+   * slow.fired; // 2
+   * ```
+   */
+  injectFault(fault: S3Fault): S3FaultHandle;
+  /** Removes every injected fault (their handles keep their counts). */
+  clearFaults(): void;
   /** Waits for {@link idle} (at most `drainTimeoutMs`, default 10 s), then stops the server. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
@@ -175,6 +193,209 @@ function sendS3Error(
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>` +
         `${fields}<RequestId>${requestId}</RequestId><HostId>local-s3</HostId></Error>`,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection
+// ---------------------------------------------------------------------------------------------
+
+/** The S3 operations requests are classified into (those fauxqs serves, and a few it does not). */
+export const S3_OPERATIONS = [
+  'ListBuckets',
+  'CreateBucket',
+  'HeadBucket',
+  'DeleteBucket',
+  'ListObjects',
+  'ListObjectsV2',
+  'DeleteObjects',
+  'PutObject',
+  'CopyObject',
+  'GetObject',
+  'HeadObject',
+  'DeleteObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+  'ListParts',
+] as const;
+export type S3Operation = (typeof S3_OPERATIONS)[number];
+
+/**
+ * The error answers a fault can give, as real S3 gives them: status, `<Code>` and default
+ * `<Message>`. The SDK raises an exception named after the code (`error.name === 'SlowDown'`,
+ * `error.$metadata.httpStatusCode === 503`); it retries the 5xx ones (SlowDown as throttling).
+ */
+export const S3_FAULT_ERRORS = {
+  SlowDown: { status: 503, message: 'Please reduce your request rate.' },
+  ServiceUnavailable: { status: 503, message: 'Service is unable to handle request.' },
+  InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
+  AccessDenied: { status: 403, message: 'Access Denied' },
+  NoSuchBucket: { status: 404, message: 'The specified bucket does not exist' },
+} as const;
+
+/**
+ * What a fault answers: one of {@link S3_FAULT_ERRORS}, or `reset`: the connection is destroyed
+ * without an answer, like an unreachable endpoint or a network failure (the SDK sees a socket
+ * error such as ECONNRESET / EPIPE and retries it).
+ */
+export type S3FaultKind = keyof typeof S3_FAULT_ERRORS | 'reset';
+export const S3_FAULT_KINDS: readonly S3FaultKind[] = [...(Object.keys(S3_FAULT_ERRORS) as (keyof typeof S3_FAULT_ERRORS)[]), 'reset'];
+
+/** A fault: which requests fail ({@link S3Fault.operation} etc. all have to match) and how. */
+export interface S3Fault {
+  readonly kind: S3FaultKind;
+  /** Only these operations (see {@link S3_OPERATIONS}). @default every operation */
+  readonly operation?: S3Operation | readonly S3Operation[];
+  /** Only these HTTP methods (`PUT`, `GET`…, any case). @default every method */
+  readonly method?: string | readonly string[];
+  /** Only requests to this bucket. @default every bucket (and ListBuckets) */
+  readonly bucket?: string;
+  /**
+   * Only requests for this object key, decoded (as the client gave it, not URL-encoded): an
+   * exact string or a RegExp tested against it. Bucket-level requests (ListObjectsV2…) have no
+   * key and never match a fault that has one. @default every key
+   */
+  readonly key?: string | RegExp;
+  /** Let this many matching requests through before firing. @default 0 */
+  readonly after?: number;
+  /** Fire this many times, then let requests through. @default Infinity */
+  readonly times?: number;
+  /** `<Message>` of the error answer. @default the message S3 gives for the code */
+  readonly message?: string;
+}
+
+/** What {@link LocalS3.injectFault} returns. */
+export interface S3FaultHandle {
+  readonly fault: S3Fault;
+  /** Requests that matched (including those let through by `after` or once used up). */
+  readonly matched: number;
+  /** Requests this fault answered. */
+  readonly fired: number;
+  /** Removes this fault; its counts stay readable. */
+  remove(): void;
+}
+
+const checkCount = (fault: S3Fault, name: 'after' | 'times', value: unknown, min: number): void => {
+  if (value === undefined) return;
+  const ok = typeof value === 'number' && value >= min && (Number.isInteger(value) || (name === 'times' && value === Infinity));
+  if (!ok) throw new TypeError(`S3 fault ${fault.kind}: ${name} must be an integer ≥ ${min}${name === 'times' ? ' or Infinity' : ''}, got ${String(value)}`);
+};
+
+const asList = <T>(value: T | readonly T[] | undefined): readonly T[] | undefined =>
+  value === undefined ? undefined : Array.isArray(value) ? (value as readonly T[]) : [value as T];
+
+/** Throws a TypeError naming the first invalid field of `fault`. */
+export function checkS3Fault(fault: S3Fault): void {
+  if (typeof fault !== 'object' || fault === null) throw new TypeError(`S3 fault must be an object, got ${JSON.stringify(fault)}`);
+  if (!S3_FAULT_KINDS.includes(fault.kind)) {
+    throw new TypeError(`S3 fault kind must be one of ${S3_FAULT_KINDS.join(', ')}, got ${JSON.stringify(fault.kind)}`);
+  }
+  for (const operation of asList(fault.operation) ?? []) {
+    if (!(S3_OPERATIONS as readonly string[]).includes(operation)) {
+      throw new TypeError(`S3 fault ${fault.kind}: operation must be one of ${S3_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`);
+    }
+  }
+  for (const method of asList(fault.method) ?? []) {
+    if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) throw new TypeError(`S3 fault ${fault.kind}: method must be an HTTP method, got ${JSON.stringify(method)}`);
+  }
+  if (fault.bucket !== undefined && typeof fault.bucket !== 'string') throw new TypeError(`S3 fault ${fault.kind}: bucket must be a string`);
+  if (fault.key !== undefined && typeof fault.key !== 'string' && !(fault.key instanceof RegExp)) {
+    throw new TypeError(`S3 fault ${fault.kind}: key must be a string or a RegExp`);
+  }
+  if (fault.message !== undefined && typeof fault.message !== 'string') throw new TypeError(`S3 fault ${fault.kind}: message must be a string`);
+  checkCount(fault, 'after', fault.after, 0);
+  checkCount(fault, 'times', fault.times, 1);
+}
+
+/**
+ * Reads a JSON array of faults, as `npm start -- --s3-faults '<json>'` takes it: the fields of
+ * {@link S3Fault}, with `key` an exact key and `keyRegExp` (a RegExp source, no flags) in place
+ * of a RegExp `key`; `times` left out means unlimited. Throws on anything it does not know.
+ *
+ * Example: `[{"kind":"SlowDown","operation":"PutObject","keyRegExp":"/manifest\\.json$","times":2}]`
+ */
+export function parseS3Faults(json: string): S3Fault[] {
+  const list: unknown = JSON.parse(json);
+  if (!Array.isArray(list)) throw new TypeError('S3 faults must be a JSON array');
+  const known = new Set(['kind', 'operation', 'method', 'bucket', 'key', 'keyRegExp', 'after', 'times', 'message']);
+  return list.map((item: unknown) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new TypeError(`S3 fault must be an object, got ${JSON.stringify(item)}`);
+    const { keyRegExp, ...rest } = item as Record<string, unknown>;
+    for (const name of Object.keys(item)) if (!known.has(name)) throw new TypeError(`S3 fault: unknown field ${JSON.stringify(name)}`);
+    if (keyRegExp !== undefined && rest['key'] !== undefined) throw new TypeError('S3 fault: give key or keyRegExp, not both');
+    if (keyRegExp !== undefined && typeof keyRegExp !== 'string') throw new TypeError('S3 fault: keyRegExp must be a string');
+    const fault = (keyRegExp === undefined ? rest : { ...rest, key: new RegExp(keyRegExp) }) as unknown as S3Fault;
+    checkS3Fault(fault);
+    return fault;
+  });
+}
+
+/** The operation, bucket and decoded key of an S3 request; undefined for anything else (fauxqs's SQS/SNS). */
+function s3RequestOf(request: FastifyRequest): { operation: S3Operation; bucket?: string; key?: string } | undefined {
+  const url = request.routeOptions.url;
+  if (url === '/') return request.method === 'GET' ? { operation: 'ListBuckets' } : undefined;
+  if (url !== '/:bucket' && url !== '/:bucket/*') return undefined;
+  const params = request.params as Record<string, string | undefined>;
+  const bucket = params['bucket'] ?? '';
+  const key = params['*'] ?? '';
+  const query = (request.query ?? {}) as Record<string, string | undefined>;
+  const copy = request.headers['x-amz-copy-source'] !== undefined;
+  const on = (operation: S3Operation): { operation: S3Operation; bucket: string; key?: string } =>
+    key ? { operation, bucket, key } : { operation, bucket };
+  if (!key) {
+    switch (request.method) {
+      case 'PUT':
+        return on('CreateBucket');
+      case 'HEAD':
+        return on('HeadBucket');
+      case 'GET':
+        return on(query['list-type'] === '2' ? 'ListObjectsV2' : 'ListObjects');
+      case 'DELETE':
+        return on('DeleteBucket');
+      case 'POST':
+        return on('DeleteObjects');
+      default:
+        return undefined;
+    }
+  }
+  switch (request.method) {
+    case 'PUT':
+      if (query['uploadId'] && query['partNumber']) return on(copy ? 'UploadPartCopy' : 'UploadPart');
+      return on(copy ? 'CopyObject' : 'PutObject');
+    case 'GET':
+      return on(query['uploadId'] ? 'ListParts' : 'GetObject');
+    case 'HEAD':
+      return on('HeadObject');
+    case 'DELETE':
+      return on(query['uploadId'] ? 'AbortMultipartUpload' : 'DeleteObject');
+    case 'POST':
+      if ('uploads' in query) return on('CreateMultipartUpload');
+      return on(query['uploadId'] ? 'CompleteMultipartUpload' : 'DeleteObjects');
+    default:
+      return undefined;
+  }
+}
+
+interface FaultEntry {
+  readonly fault: S3Fault;
+  readonly operations: readonly string[] | undefined;
+  readonly methods: readonly string[] | undefined;
+  matched: number;
+  fired: number;
+}
+
+function faultMatches(entry: FaultEntry, request: FastifyRequest, target: { operation: S3Operation; bucket?: string; key?: string }): boolean {
+  const { fault } = entry;
+  if (entry.operations && !entry.operations.includes(target.operation)) return false;
+  if (entry.methods && !entry.methods.includes(request.method)) return false;
+  if (fault.bucket !== undefined && fault.bucket !== target.bucket) return false;
+  if (fault.key === undefined) return true;
+  if (target.key === undefined) return false;
+  if (typeof fault.key === 'string') return fault.key === target.key;
+  fault.key.lastIndex = 0; // a /g or /y RegExp would otherwise carry its position over
+  return fault.key.test(target.key);
 }
 
 /**
@@ -348,12 +569,39 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     if (inFlight.delete(request)) checkIdle();
   };
 
+  let faults: FaultEntry[] = [];
+  /** The fault that answers this request, counting the match of every fault it goes through. */
+  const takeFault = (request: FastifyRequest): S3Fault | undefined => {
+    if (faults.length === 0) return undefined;
+    const target = s3RequestOf(request);
+    if (!target) return undefined;
+    for (const entry of faults) {
+      if (!faultMatches(entry, request, target)) continue;
+      entry.matched++;
+      if (entry.matched > (entry.fault.after ?? 0) && entry.fired < (entry.fault.times ?? Infinity)) {
+        entry.fired++;
+        return entry.fault;
+      }
+    }
+    return undefined;
+  };
+
   app.addHook('onRequest', (request, reply, done) => {
     inFlight.add(request);
     // Safety net for responses that never finish (client gone): onResponse is not called then,
     // but an object the handler stored still gets its record, as on S3.
     reply.raw.once('close', () => setImmediate(() => finish(request)));
-    done();
+    // Faults answer before the body is read and before any handler runs: nothing is stored.
+    const fault = takeFault(request);
+    if (!fault) {
+      done();
+    } else if (fault.kind === 'reset') {
+      request.raw.socket.destroy();
+    } else {
+      const known = S3_FAULT_ERRORS[fault.kind];
+      // Node sends no body with a HEAD answer, as S3 does not.
+      sendS3Error(reply, known.status, fault.kind, fault.message ?? known.message, {});
+    }
   });
 
   app.addHook('preValidation', (request, _reply, done) => {
@@ -431,6 +679,32 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
       };
     },
     idle,
+    injectFault(fault: S3Fault): S3FaultHandle {
+      checkS3Fault(fault);
+      const entry: FaultEntry = {
+        fault,
+        operations: asList(fault.operation),
+        methods: asList(fault.method)?.map((method) => method.toUpperCase()),
+        matched: 0,
+        fired: 0,
+      };
+      faults = [...faults, entry];
+      return {
+        fault,
+        get matched() {
+          return entry.matched;
+        },
+        get fired() {
+          return entry.fired;
+        },
+        remove() {
+          faults = faults.filter((other) => other !== entry);
+        },
+      };
+    },
+    clearFaults(): void {
+      faults = [];
+    },
     close({ drainTimeoutMs = 10_000 } = {}): Promise<void> {
       closing ??= (async () => {
         let timer: NodeJS.Timeout | undefined;

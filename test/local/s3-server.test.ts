@@ -23,7 +23,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
-import { encodeS3EventKey, startLocalS3, type LocalS3 } from '../../scripts/local/s3-server.js';
+import { encodeS3EventKey, parseS3Faults, startLocalS3, type LocalS3, type S3FaultHandle } from '../../scripts/local/s3-server.js';
 
 const run = promisify(execFile);
 
@@ -103,6 +103,7 @@ describe('local S3 server', function () {
   });
 
   afterEach(async () => {
+    s3.clearFaults();
     await s3.idle();
     unsubscribe();
   });
@@ -499,6 +500,200 @@ describe('local S3 server', function () {
     expect((await getBytes('input', 'boom.txt')).toString()).to.equal('x');
   });
 
+  describe('fault injection', () => {
+    /** The error a send rejects with (fails the test when it resolves). */
+    async function failure(promise: Promise<unknown>): Promise<any> {
+      try {
+        await promise;
+      } catch (error) {
+        return error;
+      }
+      expect.fail('the request succeeded');
+    }
+    const exists = async (bucket: string, key: string): Promise<boolean> => {
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+      return (listed.Contents ?? []).some((object) => object.Key === key);
+    };
+
+    it('answers with a real S3 error response: status, XML body, request id headers', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/raw.txt', Body: 'x' }));
+      const slow = s3.injectFault({ kind: 'SlowDown', operation: 'GetObject', key: 'fault/raw.txt' });
+      const response = await fetch(`${s3.endpoint}/input/fault/raw.txt`);
+      expect(response.status).to.equal(503);
+      expect(response.headers.get('content-type')).to.equal('application/xml');
+      const requestId = response.headers.get('x-amz-request-id');
+      expect(requestId).to.match(/^[0-9A-F]{16}$/);
+      expect(response.headers.get('x-amz-id-2')).to.be.a('string').and.not.equal('fauxqs');
+      const body = await response.text();
+      expect(body).to.match(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error>/);
+      expect(body).to.include(`<Code>SlowDown</Code><Message>Please reduce your request rate.</Message>`);
+      expect(body).to.include(`<RequestId>${requestId}</RequestId>`);
+      expect(slow.fired).to.equal(1);
+      slow.remove();
+      expect((await fetch(`${s3.endpoint}/input/fault/raw.txt`)).status).to.equal(200);
+      expect(slow.fired).to.equal(1);
+    });
+
+    it('a SlowDown PutObject that outlasts the SDK retries raises SlowDown (503) after 3 attempts; nothing is stored or emitted', async () => {
+      const slow = s3.injectFault({ kind: 'SlowDown', operation: 'PutObject', bucket: 'input', key: 'fault/slow.txt' });
+      const error = await failure(client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/slow.txt', Body: 'x' })));
+      expect(error.name).to.equal('SlowDown');
+      expect(error.$fault).to.equal('server');
+      expect(error.$metadata.httpStatusCode).to.equal(503);
+      expect(error.$metadata.attempts).to.equal(3);
+      expect(slow.fired).to.equal(3);
+      expect(slow.matched).to.equal(3);
+      await s3.idle();
+      expect(records).to.deep.equal([]);
+      expect(await exists('input', 'fault/slow.txt')).to.equal(false);
+    });
+
+    it('the SDK succeeds after one fault (times: 1): the object is stored once and emitted once', async () => {
+      const once = s3.injectFault({ kind: 'InternalError', operation: 'PutObject', key: 'fault/once.txt', times: 1 });
+      const put = await client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/once.txt', Body: 'hello' }));
+      expect(put.$metadata.attempts).to.equal(2);
+      expect(once.fired).to.equal(1);
+      expect((await getBytes('input', 'fault/once.txt')).toString()).to.equal('hello');
+      await s3.idle();
+      expect(records.map((record) => record.s3.object.key)).to.deep.equal(['fault/once.txt']);
+    });
+
+    it('raises InternalError (500) and AccessDenied (403, not retried) with the SDK', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/read.txt', Body: 'x' }));
+      const internal = s3.injectFault({ kind: 'InternalError', operation: 'GetObject', key: 'fault/read.txt', times: 5 });
+      const error500 = await failure(client.send(new GetObjectCommand({ Bucket: 'input', Key: 'fault/read.txt' })));
+      expect([error500.name, error500.$metadata.httpStatusCode, error500.$metadata.attempts]).to.deep.equal(['InternalError', 500, 3]);
+      expect(internal.fired).to.equal(3);
+      internal.remove();
+
+      const denied = s3.injectFault({ kind: 'AccessDenied', operation: 'GetObject', bucket: 'input' });
+      const error403 = await failure(client.send(new GetObjectCommand({ Bucket: 'input', Key: 'fault/read.txt' })));
+      expect([error403.name, error403.message, error403.$fault]).to.deep.equal(['AccessDenied', 'Access Denied', 'client']);
+      expect([error403.$metadata.httpStatusCode, error403.$metadata.attempts]).to.deep.equal([403, 1]);
+      expect(denied.fired).to.equal(1);
+    });
+
+    it('answers HEAD without a body, as S3 does (the SDK then knows only the status)', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/head.txt', Body: 'x' }));
+      s3.injectFault({ kind: 'ServiceUnavailable', operation: 'HeadObject', times: 1 });
+      const response = await fetch(`${s3.endpoint}/input/fault/head.txt`, { method: 'HEAD' });
+      expect(response.status).to.equal(503);
+      expect(await response.text()).to.equal('');
+      s3.injectFault({ kind: 'AccessDenied', operation: 'HeadObject' });
+      const error = await failure(client.send(new HeadObjectCommand({ Bucket: 'input', Key: 'fault/head.txt' })));
+      expect(error.$metadata.httpStatusCode).to.equal(403);
+    });
+
+    it('reset drops the connection without an answer: the SDK retries, then raises the socket error', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/reset.txt', Body: 'x' }));
+      const reset = s3.injectFault({ kind: 'reset', operation: 'GetObject', key: 'fault/reset.txt' });
+      const error = await failure(client.send(new GetObjectCommand({ Bucket: 'input', Key: 'fault/reset.txt' })));
+      expect(error.code).to.be.oneOf(['ECONNRESET', 'EPIPE']);
+      expect(error.$metadata.attempts).to.equal(3);
+      expect(reset.fired).to.equal(3);
+      reset.remove();
+
+      const once = s3.injectFault({ kind: 'reset', operation: 'GetObject', key: 'fault/reset.txt', times: 1 });
+      const object = await client.send(new GetObjectCommand({ Bucket: 'input', Key: 'fault/reset.txt' }));
+      expect(await object.Body!.transformToString()).to.equal('x');
+      expect(object.$metadata.attempts).to.equal(2);
+      expect(once.fired).to.equal(1);
+    });
+
+    it('a reset PutObject (body still in flight) stores nothing and emits nothing', async () => {
+      const reset = s3.injectFault({ kind: 'reset', method: 'put', bucket: 'input', key: /^fault\/reset-put/ });
+      const error = await failure(client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/reset-put.bin', Body: Buffer.alloc(3_000_000, 1) })));
+      expect(error.code).to.be.oneOf(['ECONNRESET', 'EPIPE']);
+      expect(reset.fired).to.equal(3);
+      await s3.idle();
+      expect(records).to.deep.equal([]);
+      reset.remove();
+      expect(await exists('input', 'fault/reset-put.bin')).to.equal(false);
+    });
+
+    it('matches the decoded key (string or RegExp), the bucket, the operation and the method; after skips matches', async () => {
+      const key = 'fault/a b+c/é (1).jpg';
+      const byKey = s3.injectFault({ kind: 'AccessDenied', key });
+      const byRegExp = s3.injectFault({ kind: 'AccessDenied', key: /é \(\d\)\.png$/g });
+      const listing = s3.injectFault({ kind: 'AccessDenied', operation: 'ListObjectsV2', bucket: 'other' });
+      const deletes = s3.injectFault({ kind: 'AccessDenied', method: ['DELETE'], bucket: 'other', after: 2 });
+
+      expect((await failure(client.send(new PutObjectCommand({ Bucket: 'input', Key: key, Body: 'x' })))).name).to.equal('AccessDenied');
+      expect((await failure(client.send(new PutObjectCommand({ Bucket: 'other', Key: key, Body: 'x' })))).name).to.equal('AccessDenied');
+      expect(byKey.fired).to.equal(2);
+      await client.send(new PutObjectCommand({ Bucket: 'input', Key: `${key}.txt`, Body: 'x' })); // another key
+      for (let i = 0; i < 2; i++) {
+        // A global RegExp would alternate between true and false if its lastIndex were kept.
+        expect((await failure(client.send(new PutObjectCommand({ Bucket: 'input', Key: 'fault/é (2).png', Body: 'x' })))).name).to.equal('AccessDenied');
+      }
+      expect(byRegExp.fired).to.equal(2);
+
+      await client.send(new ListObjectsV2Command({ Bucket: 'input' }));
+      await client.send(new PutObjectCommand({ Bucket: 'other', Key: 'fault/d1', Body: 'x' }));
+      await client.send(new PutObjectCommand({ Bucket: 'other', Key: 'fault/d2', Body: 'x' }));
+      await client.send(new PutObjectCommand({ Bucket: 'other', Key: 'fault/d3', Body: 'x' }));
+      expect((await failure(client.send(new ListObjectsV2Command({ Bucket: 'other' })))).name).to.equal('AccessDenied');
+      expect(listing.fired).to.equal(1);
+
+      await client.send(new DeleteObjectCommand({ Bucket: 'other', Key: 'fault/d1' }));
+      await client.send(new DeleteObjectCommand({ Bucket: 'other', Key: 'fault/d2' }));
+      expect((await failure(client.send(new DeleteObjectCommand({ Bucket: 'other', Key: 'fault/d3' })))).name).to.equal('AccessDenied');
+      expect([deletes.matched, deletes.fired]).to.deep.equal([3, 1]);
+      s3.clearFaults();
+      expect(await exists('other', 'fault/d1')).to.equal(false);
+      expect(await exists('other', 'fault/d3')).to.equal(true);
+      expect(await exists('input', key)).to.equal(false);
+      expect(await exists('input', `${key}.txt`)).to.equal(true);
+    });
+
+    it('times and after combine; the first fault that answers hides the request from the later ones', async () => {
+      const handles: S3FaultHandle[] = [
+        s3.injectFault({ kind: 'InternalError', operation: 'HeadBucket', after: 1, times: 2 }),
+        s3.injectFault({ kind: 'AccessDenied', operation: 'HeadBucket' }),
+      ];
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await fetch(`${s3.endpoint}/input`, { method: 'HEAD' })).status);
+      // 1st: skipped by the first fault, answered by the second; 2nd, 3rd: the first; then the second.
+      expect(statuses).to.deep.equal([403, 500, 500, 403, 403]);
+      expect(handles.map((handle) => [handle.matched, handle.fired])).to.deep.equal([
+        [5, 2],
+        [3, 3],
+      ]);
+    });
+
+    it('a faulted CompleteMultipartUpload stores nothing and emits nothing', async () => {
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'input', Key: 'fault/multi.bin' }));
+      const part = await client.send(new UploadPartCommand({ Bucket: 'input', Key: 'fault/multi.bin', UploadId, PartNumber: 1, Body: 'p' }));
+      s3.injectFault({ kind: 'AccessDenied', operation: 'CompleteMultipartUpload' });
+      const complete = new CompleteMultipartUploadCommand({
+        Bucket: 'input',
+        Key: 'fault/multi.bin',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      });
+      expect((await failure(client.send(complete))).name).to.equal('AccessDenied');
+      await s3.idle();
+      expect(records).to.deep.equal([]);
+      expect(await exists('input', 'fault/multi.bin')).to.equal(false);
+      s3.clearFaults();
+      await client.send(complete);
+      expect((await getBytes('input', 'fault/multi.bin')).toString()).to.equal('p');
+    });
+
+    it('refuses malformed faults', () => {
+      const bad: unknown[] = [
+        { kind: 'Throttle' },
+        { kind: 'SlowDown', operation: 'GetObjects' },
+        { kind: 'SlowDown', times: 0 },
+        { kind: 'SlowDown', times: 1.5 },
+        { kind: 'SlowDown', after: -1 },
+        { kind: 'SlowDown', key: 3 },
+        { kind: 'SlowDown', method: 'GET /' },
+      ];
+      for (const fault of bad) expect(() => s3.injectFault(fault as never), JSON.stringify(fault)).to.throw(TypeError);
+    });
+  });
+
   it('stops calling a listener once unsubscribed', async () => {
     let calls = 0;
     const stop = s3.onObjectCreated(() => {
@@ -541,6 +736,25 @@ describe('local S3 server options and close()', () => {
     } finally {
       client.destroy();
       await s3.close();
+    }
+  });
+});
+
+describe('parseS3Faults', () => {
+  it('reads the JSON of --s3-faults, with keyRegExp for a RegExp key', () => {
+    const faults = parseS3Faults(
+      '[{"kind":"SlowDown","operation":"PutObject","bucket":"output","keyRegExp":"/manifest\\\\.json$","times":2},{"kind":"reset","method":["GET"],"key":"a b","after":1}]',
+    );
+    expect(faults).to.have.length(2);
+    expect(faults[0]!.key).to.be.instanceOf(RegExp);
+    expect((faults[0]!.key as RegExp).test('photos/x.jpg/manifest.json')).to.equal(true);
+    expect((faults[0]!.key as RegExp).test('photos/x.jpg/manifest_json')).to.equal(false);
+    expect(faults[1]).to.deep.equal({ kind: 'reset', method: ['GET'], key: 'a b', after: 1 });
+  });
+
+  it('refuses anything else', () => {
+    for (const json of ['{"kind":"SlowDown"}', '[{"kind":"SlowDown","tims":2}]', '[{"kind":"SlowDown","key":"a","keyRegExp":"b"}]', '[{"kind":"SlowDown","keyRegExp":"("}]', '[{"kind":"Nope"}]', '[1]']) {
+      expect(() => parseS3Faults(json), json).to.throw();
     }
   });
 });
