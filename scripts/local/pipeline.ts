@@ -5,12 +5,13 @@
  * unless AWS_ENDPOINT_URL_BEDROCK_RUNTIME already names an endpoint.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeS3EventKey } from '../../functions/core/event';
-import { outputKeys, outputPrefix } from '../../functions/core/naming';
+import { outputFolder, outputKeys } from '../../functions/core/naming';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from './bedrock-standin';
 import { defaultWorkerPath, LocalFunction } from './lambda-host';
+import { assertInside, localPathInside } from './local-path';
 import { startLocalS3, type LocalS3 } from './s3-server';
 import { matches, readWiring, type Wiring } from './wiring';
 
@@ -46,8 +47,9 @@ export interface LocalPipelineOptions {
 }
 
 export interface Outcome {
+  /** The output folder (ends with `/`). */
   readonly prefix: string;
-  /** Keys under the output prefix, once the manifest is there. */
+  /** Keys directly in the output folder, once the manifest is there. */
   readonly keys: readonly string[];
   readonly manifest: Record<string, any>;
   readonly error?: Record<string, any>;
@@ -67,12 +69,55 @@ export interface LocalPipeline {
   upload(key: string, body: Uint8Array, metadata?: Record<string, string>): Promise<void>;
   /** Waits until the manifest for `key` exists (written last by generate). */
   waitForOutcome(key: string, timeoutMs?: number): Promise<Outcome>;
-  /** Copies everything under the output prefix of `key` into `dir`; returns the written paths. */
+  /**
+   * Copies the files of the output folder of `key` into `dir` (at the path
+   * {@link localPathInside} gives each object key); returns the written paths. Whatever the key,
+   * nothing outside `dir` is written or deleted.
+   */
   download(key: string, dir: string): Promise<string[]>;
   /** Resolves when no function has work queued, running or waiting for a retry. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The keys directly in a folder (`<prefix>/`); nested folders (`a/b/` in `a/`) are other uploads'. */
+const listFolder = async (client: S3Client, bucket: string, folder: string): Promise<string[]> => {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, Delimiter: '/', ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+};
+
+/**
+ * Copies the objects directly in `folder` (a key prefix ending with `/`) of `bucket` into `dir`,
+ * each at the path {@link localPathInside} gives its key, after deleting the files a previous
+ * copy left in that local folder; returns the written paths. Keys are whatever was uploaded
+ * (`../x`, `/abs`…): every path is checked to lie inside `dir` before anything is deleted or
+ * written there, so nothing outside `dir` ever changes.
+ */
+export const downloadFolder = async (client: S3Client, bucket: string, folder: string, dir: string): Promise<string[]> => {
+  if (!folder.endsWith('/')) throw new Error(`Not a folder: ${JSON.stringify(folder)}`);
+  const objectKeys = await listFolder(client, bucket, folder);
+  const localFolder = localPathInside(dir, folder.slice(0, -1));
+  // A previous run's files (say, an old error.json) must not sit beside this outcome;
+  // subdirectories hold other uploads' folders.
+  for (const entry of await readdir(localFolder, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory()) await rm(assertInside(dir, join(localFolder, entry.name)), { force: true });
+  }
+  const written: string[] = [];
+  for (const objectKey of objectKeys) {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
+    const path = localPathInside(dir, objectKey);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, await object.Body!.transformToByteArray());
+    written.push(path);
+  }
+  return written;
+};
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' } as const;
 
@@ -141,16 +186,6 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     const object = await client.send(new GetObjectCommand({ Bucket: buckets.output, Key: key }));
     return JSON.parse(await object.Body!.transformToString());
   };
-  const listPrefix = async (prefix: string): Promise<string[]> => {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: buckets.output, Prefix: `${prefix}/`, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-      token = page.NextContinuationToken;
-    } while (token);
-    return keys;
-  };
 
   return {
     wiring,
@@ -179,22 +214,12 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       await arrived;
       manifestWaiters.delete(keys.manifest);
       const manifest = await readJson(keys.manifest);
-      const prefix = outputPrefix(key);
-      const all = await listPrefix(prefix);
+      const prefix = outputFolder(key);
+      const all = await listFolder(client, buckets.output, prefix);
       return { prefix, keys: all, manifest, ...(all.includes(keys.error) ? { error: await readJson(keys.error) } : {}) };
     },
     async download(key, dir) {
-      // A previous run's files (say, an old error.json) must not sit beside this outcome.
-      await rm(join(dir, outputPrefix(key)), { recursive: true, force: true });
-      const written: string[] = [];
-      for (const objectKey of await listPrefix(outputPrefix(key))) {
-        const object = await client.send(new GetObjectCommand({ Bucket: buckets.output, Key: objectKey }));
-        const path = join(dir, objectKey);
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, await object.Body!.transformToByteArray());
-        written.push(path);
-      }
-      return written;
+      return downloadFolder(client, buckets.output, outputFolder(key), dir);
     },
     async idle() {
       // Functions write objects that trigger other functions: loop until everything is quiet.
