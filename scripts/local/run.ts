@@ -4,20 +4,24 @@
  *
  *   npm start [-- <photo>] [--prompt "..."] [--model <id>] [--metadata key=value ...] [--watch]
  *
- * Results land in out/<name>/. With --watch the pipeline keeps running and
+ * Results land in out/<key>/. With --watch the pipeline keeps running and
  * prints an `aws s3 cp` line for uploads with the real AWS CLI. --faults takes
- * the stand-in's fault list as JSON, e.g. '[{"kind":"throttle","times":2}]'.
+ * the stand-in's fault list as JSON, e.g. '[{"kind":"throttle","times":2}]';
+ * --s3-faults the local S3 server's (see parseS3Faults in s3-server.ts), e.g.
+ * '[{"kind":"SlowDown","operation":"PutObject","bucket":"output","times":2}]',
+ * where a bucket may be named by its logical id (input, staging, output).
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeS3EventKey } from '../../functions/core/event';
-import { JOB_FILE } from '../../functions/core/job';
+import { isJobFileKey } from '../../functions/core/job';
 import { findModel } from '../../functions/core/models/catalogue';
 import { ROOT } from '../build-functions';
 import type { Fault } from './bedrock-standin';
 import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from './pipeline';
+import { parseS3Faults, type S3FaultHandle } from './s3-server';
 
 // The runner runs on the machine's Node 20; the functions run on nodejs22.x in Lambda.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -58,17 +62,20 @@ const main = async (): Promise<number> => {
       watch: { type: 'boolean', default: false },
       'answer-retired': { type: 'boolean', default: false },
       faults: { type: 'string' },
+      's3-faults': { type: 'string' },
       out: { type: 'string', default: join(ROOT, 'out') },
       timeout: { type: 'string', default: '120' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log("usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR] [--answer-retired] [--faults '[{\"kind\":\"throttle\",\"times\":2}]']");
+    console.log("usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR] [--answer-retired] [--faults '[{\"kind\":\"throttle\",\"times\":2}]'] [--s3-faults '[{\"kind\":\"SlowDown\",\"operation\":\"PutObject\",\"bucket\":\"output\",\"times\":2}]']");
     return 0;
   }
   const started = performance.now();
   const outDir = resolve(values.out);
+  // Checked before anything starts, like --faults.
+  const s3Faults = values['s3-faults'] ? parseS3Faults(values['s3-faults']) : [];
   const pipeline = await startLocalPipeline({
     root: ROOT,
     workDir: join(outDir, '.local'),
@@ -76,8 +83,15 @@ const main = async (): Promise<number> => {
     // Checked by the stand-in: a malformed list fails before anything runs.
     standIn: { answerRetiredModels: values['answer-retired'], faults: values.faults ? (JSON.parse(values.faults) as Fault[]) : [] },
   });
+  // A bucket named by its logical id (input, staging, output) means that bucket of this run.
+  const s3FaultHandles: S3FaultHandle[] = s3Faults.map((fault) =>
+    pipeline.s3.injectFault(fault.bucket !== undefined && Object.hasOwn(pipeline.wiring.buckets, fault.bucket) ? { ...fault, bucket: pipeline.wiring.buckets[fault.bucket]! } : fault),
+  );
   const stop = async (): Promise<void> => {
     await pipeline.close();
+    for (const [i, handle] of s3FaultHandles.entries()) {
+      console.log(`S3 fault ${i + 1} (${handle.fault.kind}): matched ${handle.matched} request(s), answered ${handle.fired}`);
+    }
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   console.log(`local S3:      ${pipeline.s3.endpoint} (buckets ${Object.values(pipeline.buckets).join(', ')})`);
@@ -97,7 +111,7 @@ const main = async (): Promise<number> => {
     pipeline.s3.onObjectCreated((record) => {
       if (record.s3.bucket.name !== pipeline.buckets.staging) return;
       const key = decodeS3EventKey(record.s3.object.key);
-      if (!key.endsWith(`/${JOB_FILE}`)) return;
+      if (!isJobFileKey(key)) return;
       void pipeline.client
         .send(new GetObjectCommand({ Bucket: pipeline.buckets.staging, Key: key }))
         .then(async (object) => JSON.parse(await object.Body!.transformToString()))
