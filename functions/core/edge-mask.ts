@@ -97,10 +97,12 @@ export const MAX_SIGMA = 32;
 // Ridge magnitudes go into 1/8-grey-level bins: the percentile comes out within
 // 1/8 of a grey level (rounded down) without sorting a million floats.
 const BINS_PER_LEVEL = 8;
-const MAX_MAGNITUDE = Math.SQRT2 * 255;
+// Integer Sobel on 8-bit pixels reaches √2 · 1020 / 4 ≈ 360.6 at most.
+const MAX_MAGNITUDE = (Math.SQRT2 * 1020) / 4;
 const HISTOGRAM_SIZE = Math.ceil(MAX_MAGNITUDE * BINS_PER_LEVEL) + 1;
-// tan(22.5°): the boundary between the horizontal/vertical and diagonal sectors.
-const TAN_22_5 = Math.SQRT2 - 1;
+// tan(22.5°), the boundary between the horizontal/vertical and diagonal
+// sectors, in Q15 fixed point: |g| <= 1020, so the products stay in int32.
+const TAN_22_5_Q15 = Math.round((Math.SQRT2 - 1) * 2 ** 15);
 
 const fail = (name: string, expected: string, actual: unknown): never => {
   // An object is named by its class: printing an array's contents helps nobody.
@@ -182,24 +184,74 @@ const readOptions = (options: EdgeMaskOptions): ResolvedOptions => {
   return { ...automatic, fixed: { low: low as number, high: high as number } };
 };
 
-/** Half of a normalised Gaussian: weights for offsets 0..radius. */
-const gaussianHalfKernel = (sigma: number): Float64Array => {
-  if (sigma === 0) return Float64Array.of(1);
-  const radius = Math.ceil(3 * sigma);
-  const half = new Float64Array(radius + 1);
-  let sum = 0;
-  for (let k = 0; k <= radius; k++) {
-    const weight = Math.exp(-(k * k) / (2 * sigma * sigma));
-    half[k] = weight;
-    sum += k === 0 ? weight : 2 * weight;
-  }
-  for (let k = 0; k <= radius; k++) half[k]! /= sum;
-  return half;
-};
+/**
+ * A Gaussian in fixed point: `half[k]` is the weight of offsets ±k, and the
+ * whole kernel (`half[0] + 2·Σ half[k]`) sums to exactly `2^bits`, so a flat
+ * area stays exactly flat and one shift divides the two passes out again.
+ */
+export interface GaussianKernel {
+  readonly half: Int32Array;
+  readonly bits: number;
+}
+
+// 8 bits per pass is what an 8-bit blur needs at the usual sigmas (OpenCV's
+// bit-exact GaussianBlur uses the same) and keeps the row pass in 16 bits.
+// Wide kernels spread their weight so thin that 8 bits would flatten their
+// tails, so they get 11 (two passes: 255 · 2^22 still fits an int32).
+const NARROW_KERNEL_BITS = 8;
+const WIDE_KERNEL_BITS = 11;
+const WIDE_SIGMA = 2;
 
 /**
- * Canny: Gaussian smoothing (separable kernel, radius ceil(3·sigma), edge
- * pixels clamped), Sobel gradients, non-maximum suppression along the
+ * The integer kernel for `sigma`: radius ceil(3·sigma), the exact weights
+ * rounded by largest remainder so they sum to 2^bits, then trailing taps
+ * that round to zero dropped (at sigma 1.4 the sixth tap is 0.0005: doing
+ * nothing in every pixel is worth skipping). Sigma 0 is the identity.
+ */
+export function gaussianKernel(sigma: number): GaussianKernel {
+  if (sigma === 0) return { half: Int32Array.of(1), bits: 0 };
+  const bits = sigma <= WIDE_SIGMA ? NARROW_KERNEL_BITS : WIDE_KERNEL_BITS;
+  const scale = 2 ** bits;
+  const radius = Math.ceil(3 * sigma);
+  const exact = new Float64Array(radius + 1);
+  let total = 0;
+  for (let k = 0; k <= radius; k++) {
+    exact[k] = Math.exp(-(k * k) / (2 * sigma * sigma));
+    total += k === 0 ? exact[k]! : 2 * exact[k]!;
+  }
+  const half = new Int32Array(radius + 1);
+  let missing = scale;
+  for (let k = 0; k <= radius; k++) {
+    exact[k] = (exact[k]! * scale) / total;
+    half[k] = Math.floor(exact[k]!);
+    missing -= k === 0 ? half[k]! : 2 * half[k]!;
+  }
+  // Every side tap counts twice, so an odd shortfall can only go to the centre.
+  if (missing % 2 === 1) {
+    half[0]!++;
+    missing--;
+  }
+  const bySurplus = Array.from({ length: radius }, (_, i) => i + 1).sort(
+    (a, b) => exact[b]! - half[b]! - (exact[a]! - half[a]!),
+  );
+  for (let i = 0; missing > 0; i = (i + 1) % Math.max(1, bySurplus.length)) {
+    if (bySurplus.length === 0) {
+      half[0]! += missing;
+      break;
+    }
+    half[bySurplus[i]!]!++;
+    missing -= 2;
+  }
+  let used = radius;
+  while (used > 0 && half[used] === 0) used--;
+  return { half: half.slice(0, used + 1), bits };
+}
+
+/**
+ * Canny: Gaussian smoothing (separable integer kernel, see
+ * {@link gaussianKernel}; edge pixels clamped; rounded to whole grey levels,
+ * as an 8-bit blur such as OpenCV's GaussianBlur stores it), Sobel
+ * gradients, non-maximum suppression along the
  * quantised gradient direction (4 sectors), double threshold, hysteresis
  * (8-connected, iterative stack, no recursion). Output: 255 on edges, 0
  * elsewhere.
@@ -261,90 +313,185 @@ export function edgeMask(image: GreyImage, options: EdgeMaskOptions = {}): EdgeM
   // clamped" everywhere, not just in the Gaussian).
   const pw = width + 2;
   const ph = height + 2;
-  const smooth = new Float32Array(pw * ph);
-  const scratch = new Float32Array(n);
-  gaussianBlur(data, width, height, gaussianHalfKernel(sigma), scratch, smooth);
+  const smooth = new Uint8Array(pw * ph);
+  gaussianBlur(data, width, height, gaussianKernel(sigma), smooth);
   replicateBorder(smooth, pw, ph);
 
-  const magnitude = new Float32Array(pw * ph);
-  const sector = new Uint8Array(pw * ph);
-  sobel(smooth, magnitude, sector, width, height);
-  replicateBorder(magnitude, pw, ph);
+  const gradient = new Int32Array(pw * ph);
+  sobel(smooth, gradient, width, height);
+  replicateBorder(gradient, pw, ph);
 
-  // `smooth` is spent; it becomes the ridge map (zero border: never an edge).
-  const ridges = smooth;
+  // A fresh buffer is all zeros, which is what the border and every
+  // suppressed pixel must be: only ridges are written.
+  const ridges = new Int32Array(pw * ph);
   const histogram = new Uint32Array(HISTOGRAM_SIZE);
-  const ridgeCount = suppressNonMaxima(magnitude, sector, ridges, histogram, width, height);
+  // The lower edge of the first visible bin, squared in the Sobel scale:
+  // (bin / 8 · 4)². Fixed thresholds need no histogram at all.
+  const firstVisibleBin = Math.ceil(EDGE_LOW_FLOOR * BINS_PER_LEVEL);
+  const histogramFrom = fixed ? Infinity : (firstVisibleBin * firstVisibleBin) / 4;
+  const ridgeCount = suppressNonMaxima(gradient, ridges, histogram, histogramFrom, width, height);
 
   let low: number;
   let high: number;
   if (fixed) {
     ({ low, high } = fixed);
   } else {
-    const firstVisibleBin = Math.ceil(EDGE_LOW_FLOOR * BINS_PER_LEVEL);
     high = Math.max(EDGE_LOW_FLOOR, highThreshold(histogram, firstVisibleBin, highPercentile, Math.ceil(minSeedDensity * n)));
     low = Math.max(EDGE_LOW_FLOOR, lowRatio * high);
   }
 
-  // `scratch` is spent too: its bytes hold the hysteresis stack (each pixel is
-  // pushed at most once, so n slots are enough) and `sector` the marks.
-  const stack = new Int32Array(scratch.buffer, scratch.byteOffset, n);
-  const marks = sector;
-  marks.fill(0);
+  // `gradient` is spent: it becomes the hysteresis stack (each pixel is
+  // pushed at most once, and it has more slots than there are pixels).
   const out = new Uint8Array(n);
-  const edges = ridgeCount === 0 ? 0 : hysteresis(ridges, marks, stack, out, width, height, low, high);
+  const edges = ridgeCount === 0 ? 0 : hysteresis(ridges, gradient, out, width, height, low, high);
 
   return { width, height, data: out, low, high, density: edges / n };
 }
 
 /**
- * Separable blur: rows into `scratch` (unpadded), then columns into the
- * interior of `target` (padded by one). Clamping is handled per row, never
- * per pixel, and the symmetric kernel halves the multiplications.
+ * Separable blur in fixed point: rows into a scratch buffer (exact sums, no
+ * rounding in between), then columns into the interior of `target` (padded
+ * by one), rounded once to whole grey levels. Kernels of radius 4 or less
+ * (the default sigma's, once its zero tap is dropped) take an unrolled path
+ * with the weights in locals, padded with zero taps: a loop over taps inside
+ * the loop over pixels costs several times the arithmetic itself.
  */
-function gaussianBlur(
-  source: Uint8Array,
-  width: number,
-  height: number,
-  half: Float64Array,
-  scratch: Float32Array,
-  target: Float32Array,
-): void {
-  const radius = half.length - 1;
-  const k0 = half[0]!;
-  const row = new Float32Array(width + 2 * radius);
+function gaussianBlur(source: Uint8Array, width: number, height: number, kernel: GaussianKernel, target: Uint8Array): void {
+  const { half, bits } = kernel;
+  const pw = width + 2;
+  if (half.length === 1) {
+    // One tap of exactly 2^bits: the identity.
+    for (let y = 0; y < height; y++) target.set(source.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
+    return;
+  }
+  const radius = Math.max(UNROLLED_RADIUS, half.length - 1);
+  const weights = new Int32Array(radius + 1);
+  weights.set(half);
+  // 8-bit weights keep a row sum under 2^16; wider ones need 32 bits.
+  const rows = bits <= NARROW_KERNEL_BITS ? new Uint16Array(width * height) : new Int32Array(width * height);
+  // Clamping is done once per row by padding, never per pixel.
+  const padded = new Uint8Array(width + 2 * radius);
   for (let y = 0; y < height; y++) {
     const base = y * width;
-    const first = source[base]!;
-    const last = source[base + width - 1]!;
-    for (let x = 0; x < radius; x++) row[x] = first;
-    for (let x = 0; x < width; x++) row[radius + x] = source[base + x]!;
-    for (let x = radius + width; x < row.length; x++) row[x] = last;
-    for (let x = 0; x < width; x++) {
-      const c = x + radius;
-      let sum = k0 * row[c]!;
-      for (let k = 1; k <= radius; k++) sum += half[k]! * (row[c - k]! + row[c + k]!);
-      scratch[base + x] = sum;
-    }
+    padded.fill(source[base]!, 0, radius);
+    padded.set(source.subarray(base, base + width), radius);
+    padded.fill(source[base + width - 1]!, radius + width);
+    if (radius === UNROLLED_RADIUS) blurRow4(padded, rows, base, width, weights);
+    else blurRowAny(padded, rows, base, width, weights);
   }
 
-  const pw = width + 2;
+  const shift = 2 * bits;
+  const rounding = 2 ** (shift - 1);
+  const offsets = new Int32Array(2 * radius + 1);
   const maxRow = height - 1;
   for (let y = 0; y < height; y++) {
+    for (let k = -radius; k <= radius; k++) offsets[k + radius] = Math.min(maxRow, Math.max(0, y + k)) * width;
     const o = (y + 1) * pw + 1;
-    const centre = y * width;
-    for (let x = 0; x < width; x++) target[o + x] = k0 * scratch[centre + x]!;
-    for (let k = 1; k <= radius; k++) {
-      const weight = half[k]!;
-      const above = (y - k < 0 ? 0 : y - k) * width;
-      const below = (y + k > maxRow ? maxRow : y + k) * width;
-      for (let x = 0; x < width; x++) target[o + x]! += weight * (scratch[above + x]! + scratch[below + x]!);
-    }
+    if (radius === UNROLLED_RADIUS) blurColumns4(rows, offsets, target, o, width, weights, rounding, shift);
+    else blurColumnsAny(rows, offsets, target, o, width, weights, rounding, shift);
+  }
+}
+
+const UNROLLED_RADIUS = 4;
+
+/** One row, radius 4: a sliding window, one new load per pixel. */
+function blurRow4(padded: Uint8Array, rows: Uint16Array | Int32Array, base: number, width: number, weights: Int32Array): void {
+  const k0 = weights[0]!;
+  const k1 = weights[1]!;
+  const k2 = weights[2]!;
+  const k3 = weights[3]!;
+  const k4 = weights[4]!;
+  let a4 = padded[0]!;
+  let a3 = padded[1]!;
+  let a2 = padded[2]!;
+  let a1 = padded[3]!;
+  let c = padded[4]!;
+  let b1 = padded[5]!;
+  let b2 = padded[6]!;
+  let b3 = padded[7]!;
+  for (let x = 0; x < width; x++) {
+    const b4 = padded[x + 8]!;
+    rows[base + x] = k0 * c + k1 * (a1 + b1) + k2 * (a2 + b2) + k3 * (a3 + b3) + k4 * (a4 + b4);
+    a4 = a3;
+    a3 = a2;
+    a2 = a1;
+    a1 = c;
+    c = b1;
+    b1 = b2;
+    b2 = b3;
+    b3 = b4;
+  }
+}
+
+function blurRowAny(padded: Uint8Array, rows: Uint16Array | Int32Array, base: number, width: number, weights: Int32Array): void {
+  const radius = weights.length - 1;
+  const k0 = weights[0]!;
+  for (let x = 0, c = radius; x < width; x++, c++) {
+    let sum = k0 * padded[c]!;
+    for (let k = 1; k <= radius; k++) sum += weights[k]! * (padded[c - k]! + padded[c + k]!);
+    rows[base + x] = sum;
+  }
+}
+
+/** One output row, radius 4, from the nine (clamped) source rows in `offsets`. */
+function blurColumns4(
+  rows: Uint16Array | Int32Array,
+  offsets: Int32Array,
+  target: Uint8Array,
+  o: number,
+  width: number,
+  weights: Int32Array,
+  rounding: number,
+  shift: number,
+): void {
+  const k0 = weights[0]!;
+  const k1 = weights[1]!;
+  const k2 = weights[2]!;
+  const k3 = weights[3]!;
+  const k4 = weights[4]!;
+  const a4 = offsets[0]!;
+  const a3 = offsets[1]!;
+  const a2 = offsets[2]!;
+  const a1 = offsets[3]!;
+  const c = offsets[4]!;
+  const b1 = offsets[5]!;
+  const b2 = offsets[6]!;
+  const b3 = offsets[7]!;
+  const b4 = offsets[8]!;
+  for (let x = 0; x < width; x++) {
+    const sum =
+      rounding +
+      k0 * rows[c + x]! +
+      k1 * (rows[a1 + x]! + rows[b1 + x]!) +
+      k2 * (rows[a2 + x]! + rows[b2 + x]!) +
+      k3 * (rows[a3 + x]! + rows[b3 + x]!) +
+      k4 * (rows[a4 + x]! + rows[b4 + x]!);
+    target[o + x] = sum >>> shift;
+  }
+}
+
+function blurColumnsAny(
+  rows: Uint16Array | Int32Array,
+  offsets: Int32Array,
+  target: Uint8Array,
+  o: number,
+  width: number,
+  weights: Int32Array,
+  rounding: number,
+  shift: number,
+): void {
+  const radius = weights.length - 1;
+  const k0 = weights[0]!;
+  const c = offsets[radius]!;
+  for (let x = 0; x < width; x++) {
+    let sum = rounding + k0 * rows[c + x]!;
+    for (let k = 1; k <= radius; k++) sum += weights[k]! * (rows[offsets[radius - k]! + x]! + rows[offsets[radius + k]! + x]!);
+    target[o + x] = sum >>> shift;
   }
 }
 
 /** Copies the outermost interior rows and columns into the one-pixel border. */
-function replicateBorder(buffer: Float32Array, pw: number, ph: number): void {
+function replicateBorder(buffer: Uint8Array | Int32Array, pw: number, ph: number): void {
   for (let y = 1; y < ph - 1; y++) {
     const o = y * pw;
     buffer[o] = buffer[o + 1]!;
@@ -355,33 +502,50 @@ function replicateBorder(buffer: Float32Array, pw: number, ph: number): void {
 }
 
 /**
- * Sobel magnitude (scale: see module comment) and the gradient direction
- * quantised to 4 sectors: 0 horizontal, 1 vertical, 2 the "\" diagonal (down
- * right, as rows grow downwards), 3 the "/" diagonal. Comparing |gx| and |gy|
- * against tan 22.5° gives the same sectors as atan2 without the trigonometry.
+ * Sobel gradients packed into one int32 per pixel: the squared magnitude
+ * gx² + gy² (exact, at most 2 · 1020² < 2^21) shifted left by two, and the
+ * gradient direction quantised to 4 sectors in the low two bits: 0
+ * horizontal, 1 vertical, 2 the "\" diagonal (down right, as rows grow
+ * downwards), 3 the "/" diagonal. Squares compare like magnitudes, so no
+ * square root is needed to suppress non-maxima, and comparing |gx| and |gy|
+ * against tan 22.5° gives the same sectors as atan2 without trigonometry
+ * (the Q15 tangent moves the boundary by under 2·10⁻⁶ of |g|, less than one
+ * integer step of the gradient).
+ * The 3×3 window slides: each step loads only its new right-hand column.
  */
-function sobel(
-  smooth: Float32Array,
-  magnitude: Float32Array,
-  sector: Uint8Array,
-  width: number,
-  height: number,
-): void {
+function sobel(smooth: Uint8Array, gradient: Int32Array, width: number, height: number): void {
   const pw = width + 2;
   for (let y = 1; y <= height; y++) {
     let i = y * pw + 1;
+    let nw = smooth[i - pw - 1]!;
+    let w = smooth[i - 1]!;
+    let sw = smooth[i + pw - 1]!;
+    let n = smooth[i - pw]!;
+    let c = smooth[i]!;
+    let s = smooth[i + pw]!;
     for (let x = 0; x < width; x++, i++) {
-      const nw = smooth[i - pw - 1]!;
       const ne = smooth[i - pw + 1]!;
-      const sw = smooth[i + pw - 1]!;
+      const e = smooth[i + 1]!;
       const se = smooth[i + pw + 1]!;
-      const gx = ne + 2 * smooth[i + 1]! + se - nw - 2 * smooth[i - 1]! - sw;
-      const gy = sw + 2 * smooth[i + pw]! + se - nw - 2 * smooth[i - pw]! - ne;
-      const m = 0.25 * Math.sqrt(gx * gx + gy * gy);
-      magnitude[i] = m;
-      const ax = gx < 0 ? -gx : gx;
-      const ay = gy < 0 ? -gy : gy;
-      sector[i] = ay <= TAN_22_5 * ax ? 0 : ax <= TAN_22_5 * ay ? 1 : (gx > 0) === (gy > 0) ? 2 : 3;
+      const gx = ne + 2 * e + se - nw - 2 * w - sw;
+      const gy = sw + 2 * s + se - nw - 2 * n - ne;
+      // Branch-free: on a textured picture the sector changes from pixel to
+      // pixel, and mispredicted branches cost more than this arithmetic.
+      const sx = gx >> 31;
+      const sy = gy >> 31;
+      const ax = (gx ^ sx) - sx;
+      const ay = (gy ^ sy) - sy;
+      // 1 unless |gy| <= tan 22.5° |gx| (horizontal), 1 unless |gx| <= tan 22.5° |gy| (vertical).
+      const notHorizontal = (ax * TAN_22_5_Q15 - (ay << 15)) >>> 31;
+      const notVertical = (ay * TAN_22_5_Q15 - (ax << 15)) >>> 31;
+      const diagonal = 2 | ((gx ^ gy) >>> 31);
+      gradient[i] = ((gx * gx + gy * gy) << 2) | (notHorizontal * (1 + notVertical * (diagonal - 1)));
+      nw = n;
+      n = ne;
+      w = c;
+      c = e;
+      sw = s;
+      s = se;
     }
   }
 }
@@ -390,14 +554,16 @@ function sobel(
  * Keeps a pixel only if it is a local maximum across the edge. Strictly
  * greater than the neighbour on one side, at least equal on the other: a
  * symmetric step has a two-pixel plateau, and this keeps exactly one of it,
- * so contours come out one pixel wide. Histograms the ridge magnitudes for
- * the automatic thresholds and returns the number of ridge pixels.
+ * so contours come out one pixel wide. Writes the squared magnitude of each
+ * ridge into `ridges` (left zero elsewhere), histograms the magnitudes of
+ * the ridges whose square is at least `histogramFrom` for the automatic
+ * thresholds and returns the number of ridges.
  */
 function suppressNonMaxima(
-  magnitude: Float32Array,
-  sector: Uint8Array,
-  ridges: Float32Array,
+  gradient: Int32Array,
+  ridges: Int32Array,
   histogram: Uint32Array,
+  histogramFrom: number,
   width: number,
   height: number,
 ): number {
@@ -406,27 +572,23 @@ function suppressNonMaxima(
   // Per sector, the offset to the neighbours after (+) and before (-) along the gradient.
   const steps = Int32Array.of(1, pw, pw + 1, pw - 1);
   let count = 0;
-  ridges.fill(0, 0, pw);
-  ridges.fill(0, (height + 1) * pw);
   for (let y = 1; y <= height; y++) {
-    let i = y * pw;
-    ridges[i] = 0;
-    ridges[i + pw - 1] = 0;
-    i++;
+    let i = y * pw + 1;
     for (let x = 0; x < width; x++, i++) {
-      const m = magnitude[i]!;
-      let keep = false;
-      if (m > 0) {
-        const step = steps[sector[i]!]!;
-        keep = m > magnitude[i - step]! && m >= magnitude[i + step]!;
-      }
-      if (keep) {
-        ridges[i] = m;
+      const packed = gradient[i]!;
+      const squared = packed >> 2;
+      if (squared === 0) continue;
+      const step = steps[packed & 3]!;
+      if (squared > gradient[i - step]! >> 2 && squared >= gradient[i + step]! >> 2) {
+        ridges[i] = squared;
         count++;
-        const bin = (m * BINS_PER_LEVEL) | 0;
-        histogram[bin > lastBin ? lastBin : bin]!++;
-      } else {
-        ridges[i] = 0;
+        // Only visible ridges are counted (see highThreshold), and only they
+        // pay for the root: most ridges of a photo are faint ripples.
+        if (squared >= histogramFrom) {
+          // magnitude · BINS_PER_LEVEL = √squared / 4 · 8
+          const bin = (2 * Math.sqrt(squared)) | 0;
+          histogram[bin > lastBin ? lastBin : bin]!++;
+        }
       }
     }
   }
@@ -459,12 +621,12 @@ function highThreshold(histogram: Uint32Array, first: number, fraction: number, 
 /**
  * Double threshold and hysteresis in one sweep: every strong ridge (>= high)
  * seeds a flood along 8-connected weak ridges (>= low) with an explicit stack,
- * since recursion would overflow along a long contour. Writes 255 into `out`
- * and returns the number of edge pixels.
+ * since recursion would overflow along a long contour. A pushed pixel's ridge
+ * is set to -1, below any threshold, so it is never pushed twice and needs no
+ * separate marks. Writes 255 into `out` and returns the number of edge pixels.
  */
 function hysteresis(
-  ridges: Float32Array,
-  marks: Uint8Array,
+  ridges: Int32Array,
   stack: Int32Array,
   out: Uint8Array,
   width: number,
@@ -473,32 +635,42 @@ function hysteresis(
   high: number,
 ): number {
   const pw = width + 2;
-  // Ridges are > 0 by construction and the border is 0, so clamping the low
-  // threshold just above zero keeps the flood inside the image even for low = 0.
-  const weak = low > 0 ? low : Number.MIN_VALUE;
-  const strong = high > weak ? high : weak;
+  // Thresholds on the magnitude √squared / 4 become thresholds on the exact
+  // integer squares: m >= t exactly when squared >= ceil(16 t²). At least 1,
+  // so the zero border and suppressed pixels never join, even for low = 0.
+  const weak = Math.max(1, Math.ceil(16 * low * low));
+  const strong = Math.max(weak, Math.ceil(16 * high * high));
+  const visited = -1;
   let edges = 0;
   for (let y = 1; y <= height; y++) {
     let seed = y * pw + 1;
     for (let x = 0; x < width; x++, seed++) {
-      if (marks[seed] !== 0 || !(ridges[seed]! >= strong)) continue;
-      marks[seed] = 1;
+      if (ridges[seed]! < strong) continue;
+      ridges[seed] = visited;
       let top = 0;
       stack[top++] = seed;
       while (top > 0) {
         const i = stack[--top]!;
         edges++;
         const row = (i / pw) | 0;
-        out[(row - 1) * width + (i - row * pw - 1)] = 255;
-        for (let dy = -pw; dy <= pw; dy += pw) {
-          for (let dx = -1; dx <= 1; dx++) {
-            const j = i + dy + dx;
-            if (marks[j] === 0 && ridges[j]! >= weak) {
-              marks[j] = 1;
-              stack[top++] = j;
-            }
-          }
-        }
+        // Padded (row, column + 1) to unpadded (row - 1, column).
+        out[i - 2 * row - width - 1] = 255;
+        let j = i - pw - 1;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j++;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j++;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j = i - 1;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j = i + 1;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j = i + pw - 1;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j++;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
+        j++;
+        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
       }
     }
   }
