@@ -10,6 +10,8 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import { CONTENT_FILTER_TRIGGER, startBedrockStandIn, type RecordedCall, type RecordedImage, type StandIn } from '../../scripts/local/bedrock-standin';
 import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
+import { claimKey, requestFingerprint } from '../../functions/core/claim';
+import { outputKeys } from '../../functions/core/naming';
 import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, stageJob, TITAN, useRig, type Staged } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
@@ -50,7 +52,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     readonly outcome: InvocationOutcome;
     /** Stand-in calls made during this generate invocation. */
     readonly calls: RecordedCall[];
-    /** Keys under the output prefix, sorted. */
+    /** The files of the key's output folder, sorted. */
     readonly outputs: string[];
   }
 
@@ -59,36 +61,46 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const before = standIn.calls.length;
     const outcome = await fn.invoke(eventOf(staged.jobRecord));
     await rig().s3.idle();
-    const prefix = key.replace(/\.[^./]+$/, '');
-    return { ...staged, outcome, calls: standIn.calls.slice(before), outputs: await rig().list(BUCKETS.output, `${prefix}/`) };
+    return { ...staged, outcome, calls: standIn.calls.slice(before), outputs: await rig().outputsOf(key) };
   };
 
-  const manifestOf = (key: string): Promise<any> => rig().getJson(BUCKETS.output, `${key.replace(/\.[^./]+$/, '')}/manifest.json`);
-  const errorOf = (key: string): Promise<any> => rig().getJson(BUCKETS.output, `${key.replace(/\.[^./]+$/, '')}/error.json`);
+  const manifestOf = (key: string): Promise<any> => rig().getJson(BUCKETS.output, outputKeys(key).manifest);
+  const errorOf = (key: string): Promise<any> => rig().getJson(BUCKETS.output, outputKeys(key).error);
+  /** The keys of `files` in the output folder of `key`, sorted as a listing is. */
+  const folder = (key: string, ...files: string[]): string[] => files.map((file) => `${outputKeys(key).folder}${file}`).sort();
 
   it('generates from a prepared job: pictures at the conditioning size, edges.png and manifest.json (written last)', async () => {
     const key = 'photos/chelsea.png';
     const from = rig().records.length;
-    const { jobId, job, outcome, calls, outputs } = await run(key, photo('chelsea.png'), { prompt: 'a cat in ink', seed: '1234' });
+    const keys = outputKeys(key);
+    const { jobId, job, upload, outcome, calls, outputs } = await run(key, photo('chelsea.png'), { prompt: 'a cat in ink', seed: '1234' });
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    expect(outcome.result).to.deep.equal({ jobs: [jobId], duplicates: [] });
-    expect(outputs).to.deep.equal(['photos/chelsea/1.png', 'photos/chelsea/edges.png', 'photos/chelsea/manifest.json']);
+    expect(outcome.result).to.deep.equal({ jobs: [{ jobId, key, result: 'published' }] });
+    // The folder is the whole key, extension included.
+    expect(keys.folder).to.equal('photos/chelsea.png/');
+    expect(outputs).to.deep.equal(['photos/chelsea.png/1.png', 'photos/chelsea.png/edges.png', 'photos/chelsea.png/manifest.json']);
 
     const size = job.conditioning.size;
     expect(size).to.deep.equal({ width: 1152, height: 768 });
-    const picture = await sharp((await rig().get(BUCKETS.output, 'photos/chelsea/1.png'))!).metadata();
+    const picture = await sharp((await rig().get(BUCKETS.output, keys.image(1)))!).metadata();
     expect([picture.format, picture.width, picture.height]).to.deep.equal(['png', size.width, size.height]);
-    const edges = await rig().get(BUCKETS.output, 'photos/chelsea/edges.png');
+    const edges = await rig().get(BUCKETS.output, keys.edges);
     expect(edges!.equals((await rig().get(BUCKETS.staging, `jobs/${jobId}/edges.png`))!), 'edges.png is the staged mask').to.equal(true);
 
     const manifest = await manifestOf(key);
     expect(manifest).to.include({ version: 1, jobId, outcome: 'succeeded', prompt: 'a cat in ink', negativePrompt: null });
     expect(manifest.model).to.deep.equal({ id: TITAN, family: 'titan', unusedParameters: [] });
     expect(manifest.source).to.deep.equal(job.source);
+    // The upload's event sequencer, which decides which upload of a key the folder shows.
+    expect(manifest.source.sequencer).to.be.a('string').and.equal(upload.s3.object.sequencer);
     expect(manifest.parameters).to.deep.include({ seed: 1234, seeds: [1234], count: 1, controlMode: 'CANNY_EDGE', controlStrength: 0.7, quality: 'standard' });
-    expect(manifest.outputs).to.deep.equal({ images: ['photos/chelsea/1.png'], edges: 'photos/chelsea/edges.png' });
+    expect(manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
     expect(manifest.sizes).to.deep.equal({ source: { width: 451, height: 300 }, conditioning: size });
-    expect(manifest.imagesBlocked).to.equal(0);
+    expect(manifest.calls).to.have.length(1);
+    expect(manifest.calls[0]).to.have.all.keys('seed', 'requested', 'received', 'blocked', 'ms', 'kept');
+    expect(manifest.calls[0]).to.include({ seed: 1234, requested: 1, received: 1, blocked: 0, kept: false });
+    expect(manifest.calls[0].ms).to.be.a('number').and.at.least(0);
+    expect(manifest).to.include({ imagesMissing: 0, imagesBlocked: 0, modelCalls: 1 });
     expect(manifest).to.not.have.property('failure');
 
     // Exactly one model call, in Titan's schema, conditioned on the staged photo.
@@ -110,7 +122,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
       .records.slice(from)
       .filter((r) => r.s3.bucket.name === BUCKETS.output)
       .map((r) => r.s3.object.key);
-    expect(written.at(-1)).to.equal('photos/chelsea/manifest.json');
+    expect(written.at(-1)).to.equal(keys.manifest);
   });
 
   it('asks Titan once for count: 3 and writes 1.png to 3.png', async () => {
@@ -121,14 +133,15 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const body = calls[0]!.body as TitanBody;
     expect(body.imageGenerationConfig.numberOfImages).to.equal(3);
     expect(body.textToImageParams.negativeText).to.equal('people');
-    expect(outputs).to.deep.equal(['count/coffee/1.png', 'count/coffee/2.png', 'count/coffee/3.png', 'count/coffee/edges.png', 'count/coffee/manifest.json']);
+    expect(outputs).to.deep.equal(folder(key, '1.png', '2.png', '3.png', 'edges.png', 'manifest.json'));
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
-    expect(manifest.outputs.images).to.deep.equal(['count/coffee/1.png', 'count/coffee/2.png', 'count/coffee/3.png']);
+    expect(manifest.outputs.images).to.deep.equal(['count/coffee.png/1.png', 'count/coffee.png/2.png', 'count/coffee.png/3.png']);
     const seed = body.imageGenerationConfig.seed;
     expect(manifest.parameters.seeds).to.deep.equal([seed, seed, seed]);
     expect(manifest.calls).to.have.length(1);
-    expect(manifest.calls[0]).to.include({ seed, requested: 3, received: 3 });
+    expect(manifest.calls[0]).to.include({ seed, requested: 3, received: 3, blocked: 0, kept: false });
+    expect(manifest).to.include({ imagesMissing: 0, imagesBlocked: 0, modelCalls: 1 });
   });
 
   it('derives a seed per job without a user seed (not one per warm container) and records it', async () => {
@@ -151,16 +164,22 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const key = 'filtered/chelsea.png';
     const { jobId, outcome, calls, outputs } = await run(key, photo('chelsea.png'), { prompt: `a cat ${CONTENT_FILTER_TRIGGER}` });
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
+    expect(outcome.result).to.deep.equal({ jobs: [{ jobId, key, result: 'published' }] });
     expect(calls).to.have.length(1);
     expect([calls[0]!.status, calls[0]!.errorType]).to.deep.equal([400, 'ValidationException']);
-    expect(outputs).to.deep.equal(['filtered/chelsea/edges.png', 'filtered/chelsea/error.json', 'filtered/chelsea/manifest.json']);
+    // A failed outcome is error.json and the manifest only: no pictures, no edge mask.
+    expect(outputs).to.deep.equal(folder(key, 'error.json', 'manifest.json'));
     const error = await errorOf(key);
-    expect(error).to.include({ reason: 'CONTENT_FILTERED', permanent: true, jobId });
+    expect(error).to.include({ reason: 'CONTENT_FILTERED', permanent: true, jobId, stage: 'generate' });
     expect(error.message).to.match(/^amazon\.titan-image-generator-v2:0: ValidationException: This request has been blocked by our content filters\./);
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('failed');
     expect(manifest.failure).to.deep.equal({ reason: error.reason, message: error.message, permanent: true });
-    expect(manifest.outputs).to.deep.include({ images: [], error: 'filtered/chelsea/error.json' });
+    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: outputKeys(key).error });
+    // The call that was blocked, with its failure.
+    expect(manifest.calls).to.have.length(1);
+    expect(manifest.calls[0]).to.deep.include({ requested: 1, received: 0, kept: false, failure: manifest.failure });
+    expect(manifest).to.include({ imagesMissing: 1, modelCalls: 1 });
   });
 
   it('names in the manifest only objects that exist, also when a ready job fails', async () => {
@@ -171,6 +190,8 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     expect(manifest.outcome).to.equal('failed');
     const named = [...manifest.outputs.images, manifest.outputs.edges, manifest.outputs.error].filter((k) => k !== null);
     expect(named.filter((k: string) => !outputs.includes(k)), 'named in manifest.outputs but not in the output bucket').to.deep.equal([]);
+    // And the other way round: the folder holds exactly what its manifest lists, plus the manifest.
+    expect(outputs).to.deep.equal([...named, outputKeys(key).manifest].sort());
   });
 
   it('reports a model past its end of life as MODEL_UNAVAILABLE in error.json', async () => {
@@ -183,9 +204,9 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
       expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
       expect(calls).to.have.length(1);
       expect([calls[0]!.status, calls[0]!.errorType]).to.deep.equal([404, 'ResourceNotFoundException']);
-      expect(outputs).to.deep.equal(['retired/rocket/edges.png', 'retired/rocket/error.json', 'retired/rocket/manifest.json']);
+      expect(outputs).to.deep.equal(folder(key, 'error.json', 'manifest.json'));
       const error = await errorOf(key);
-      expect(error).to.include({ reason: 'MODEL_UNAVAILABLE', permanent: true });
+      expect(error).to.include({ reason: 'MODEL_UNAVAILABLE', permanent: true, stage: 'generate' });
       expect(error.message).to.include('ResourceNotFoundException').and.include('end of its life');
       expect((await manifestOf(key)).outcome).to.equal('failed');
     } finally {
@@ -195,7 +216,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
 
   it('fails the invocation on endless throttling after the SDK default of 3 attempts, writing nothing', async () => {
     rig().standIn.setFaults([{ kind: 'throttle', times: Infinity }]);
-    const { outcome, calls, outputs } = await run('throttled/coffee.png', photo('coffee.png'), { prompt: 'cups' });
+    const { jobId, job, outcome, calls, outputs } = await run('throttled/coffee.png', photo('coffee.png'), { prompt: 'cups' });
     expect(outcome.ok).to.equal(false);
     expect(outcome.error?.message).to.include('ThrottlingException');
     expect(calls.map((c) => [c.status, c.fault])).to.deep.equal([
@@ -204,6 +225,10 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
       [429, 'throttle'],
     ]);
     expect(outputs, 'no error.json, no manifest: Lambda retries the event').to.deep.equal([]);
+    // The claim is given back with the attempts on its meter; a transient failure is not kept as an answer.
+    const claim = claimKey(jobId, requestFingerprint(job, job.modelId));
+    expect(await rig().list(BUCKETS.staging, `claims/${jobId}/`)).to.deep.equal([claim]);
+    expect(await rig().getJson(BUCKETS.staging, claim)).to.include({ state: 'released', invocations: 1, modelCalls: 3 });
   });
 
   it('succeeds when the SDK retries a single 503', async () => {
@@ -212,8 +237,11 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const { outcome, calls, outputs } = await run(key, photo('coffee.png'), { prompt: 'cups' });
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     expect(calls.map((c) => c.status)).to.deep.equal([503, 200]);
-    expect(outputs).to.deep.equal(['retried/coffee/1.png', 'retried/coffee/edges.png', 'retried/coffee/manifest.json']);
-    expect((await manifestOf(key)).outcome).to.equal('succeeded');
+    expect(outputs).to.deep.equal(folder(key, '1.png', 'edges.png', 'manifest.json'));
+    const manifest = await manifestOf(key);
+    expect(manifest.outcome).to.equal('succeeded');
+    // Two HTTP attempts of one call: both count against the per-job budget.
+    expect(manifest.modelCalls).to.equal(2);
   });
 
   it('turns a job prepare rejected into error.json and a failed manifest without calling the model', async () => {
@@ -222,27 +250,29 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     expect(job.status).to.equal('rejected');
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     expect(calls, 'model calls').to.deep.equal([]);
-    expect(outputs).to.deep.equal(['rejected/notes/error.json', 'rejected/notes/manifest.json']);
+    expect(outputs).to.deep.equal(['rejected/notes.jpg/error.json', 'rejected/notes.jpg/manifest.json']);
     const error = await errorOf(key);
-    expect(error).to.include({ reason: 'UNSUPPORTED_FORMAT', permanent: true, jobId });
+    expect(error).to.include({ reason: 'UNSUPPORTED_FORMAT', permanent: true, jobId, stage: 'prepare' });
     expect(error.message).to.equal(job.failure.message);
     expect(error.message).to.equal('Expected one of: jpeg, png, webp for s3://input/rejected/notes.jpg but received data of no known image format');
     expect(error.source).to.deep.equal(job.source);
     const manifest = await manifestOf(key);
     expect(manifest).to.include({ outcome: 'failed', jobId });
     expect(manifest.failure).to.deep.equal(job.failure);
-    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: 'rejected/notes/error.json' });
+    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: 'rejected/notes.jpg/error.json' });
+    // No generation ran: no calls to account for.
+    expect(manifest).to.not.have.any.keys('calls', 'imagesMissing', 'imagesBlocked', 'modelCalls');
   });
 
   it('deletes a stale error.json when a later upload of the same name succeeds', async () => {
     const key = 'again/chelsea.png';
     const failed = await run(key, photo('chelsea.png'), { prompt: `a cat ${CONTENT_FILTER_TRIGGER}` });
     expect(failed.outcome.ok, describeOutcome(failed.outcome)).to.equal(true);
-    expect(failed.outputs).to.include('again/chelsea/error.json');
+    expect(failed.outputs).to.deep.equal(folder(key, 'error.json', 'manifest.json'));
 
     const fixed = await run(key, photo('chelsea.png'), { prompt: 'a cat' });
     expect(fixed.outcome.ok, describeOutcome(fixed.outcome)).to.equal(true);
-    expect(fixed.outputs).to.deep.equal(['again/chelsea/1.png', 'again/chelsea/edges.png', 'again/chelsea/manifest.json']);
+    expect(fixed.outputs).to.deep.equal(folder(key, '1.png', 'edges.png', 'manifest.json'));
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
     expect(manifest.prompt).to.equal('a cat');

@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { outputFolder } from '../../functions/core/naming';
+import type { JobResult } from '../../functions/generate/handler';
 import { ROOT } from '../../scripts/build-functions';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from '../../scripts/local/bedrock-standin';
 import { defaultWorkerPath, LocalFunction, type InvocationOutcome } from '../../scripts/local/lambda-host';
@@ -68,6 +70,8 @@ export interface Rig {
   getJson<T = any>(bucket: string, key: string): Promise<T>;
   /** Every key under `prefix`, sorted. */
   list(bucket: string, prefix?: string): Promise<string[]>;
+  /** The files of the output folder of input key `key` (outputFolder(key)), sorted: not those of folders nested in it. */
+  outputsOf(key: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -107,6 +111,17 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
       if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) return undefined;
       throw error;
     }
+  };
+
+  const list = async (bucket: string, prefix = ''): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
   };
 
   return {
@@ -156,15 +171,10 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
       if (!bytes) throw new Error(`s3://${bucket}/${key} does not exist`);
       return JSON.parse(bytes.toString('utf8'));
     },
-    async list(bucket, prefix = '') {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-        token = page.NextContinuationToken;
-      } while (token);
-      return keys.sort();
+    list,
+    async outputsOf(key) {
+      const folder = outputFolder(key);
+      return (await list(BUCKETS.output, folder)).filter((k) => !k.slice(folder.length).includes('/'));
     },
     async close() {
       await Promise.all(functions.map((fn) => fn.close()));
@@ -199,10 +209,20 @@ export const useRig = (options: { standIn?: StandInOptions } = {}): (() => Rig) 
 export const describeOutcome = (outcome: InvocationOutcome): string =>
   outcome.ok ? JSON.stringify(outcome.result) : `${outcome.error?.name}: ${outcome.error?.message}`;
 
-/** A prepared job: what prepare wrote, and the record S3 emitted for its job.json (generate's real trigger). */
+/** What generate's handler returns: one entry per job file in its event. */
+export interface GenerateResult {
+  readonly jobs: readonly { readonly jobId: string; readonly key: string; readonly result: JobResult }[];
+}
+
+/** The per-job results of a generate invocation ([] when it failed). */
+export const resultsOf = (outcome: InvocationOutcome): JobResult[] =>
+  outcome.ok ? (outcome.result as GenerateResult).jobs.map((job) => job.result) : [];
+
+/** A prepared job: what prepare wrote, and the records S3 emitted for the upload and for its job.json (generate's real trigger). */
 export interface Staged {
   readonly jobId: string;
   readonly job: any;
+  readonly upload: S3EventRecord;
   readonly jobRecord: S3EventRecord;
 }
 
@@ -221,5 +241,5 @@ export const stageJob = async (
   const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
   const jobRecord = await rig.waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
   const job = await rig.getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
-  return { jobId, job, jobRecord };
+  return { jobId, job, upload, jobRecord };
 };
