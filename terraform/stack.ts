@@ -2,27 +2,48 @@ import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-i
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { LocalBackend, TerraformOutput, TerraformStack, Token } from 'cdktf';
 import type { Construct } from 'constructs';
-import { invokeResourceArns } from '../functions/core/models/catalogue.js';
+import { JOB_TRIGGER, Staging } from '../functions/core/layout.js';
+import { findModel, invokeResourceArns } from '../functions/core/models/catalogue.js';
 import { locateBuildOutput } from './build-output.js';
 import { BucketTrigger } from './constructs/bucket-trigger.js';
 import { DeadLetterQueue } from './constructs/dead-letter-queue.js';
 import { HardenedBucket } from './constructs/hardened-bucket.js';
 import { NodeLayer } from './constructs/node-layer.js';
-import { PipelineFunction } from './constructs/pipeline-function.js';
+import { type Grant, PipelineFunction } from './constructs/pipeline-function.js';
 import type { SynthConfig } from './synth-config.js';
 import { declareVariables, GENERATE_TIMEOUT_MARGIN_S } from './variables.js';
 
 export const STACK_NAME = 'image-conditioning-pipeline';
 
-/** Where prepare writes a job and what generate listens for: the job file is written last. */
-export const JOB_PREFIX = 'jobs/';
-export const JOB_FILE_SUFFIX = '/job.json';
-/** Folder under `jobs/<jobId>/` where generate keeps its request claims (see functions/core/claim.ts). */
-export const CLAIMS_DIR = 'claims';
-
 /** Upload limits passed to prepare: 50 MiB, and 60 megapixels (a decompression-bomb guard). */
 export const MAX_INPUT_BYTES = 52_428_800;
 export const MAX_INPUT_PIXELS = 60_000_000;
+
+/**
+ * generate's Bedrock statements. A foundation model it calls directly (Titan,
+ * Nova) is one unconditioned grant. For a cross-region inference profile, the
+ * profile is granted, and the foundation model in each region the profile routes
+ * to only when the request comes through that profile (`bedrock:InferenceProfileArn`),
+ * so the role can never call the model directly, in any region.
+ */
+export const bedrockGrants = (modelId: string, region: string, accountId: string): Grant[] => {
+  // Throws when the model is unknown or not offered in the region.
+  const arns = invokeResourceArns(modelId, region, accountId);
+  if (!findModel(modelId)?.inferenceProfile) {
+    return [{ sid: 'InvokeModel', actions: ['bedrock:InvokeModel'], resources: arns }];
+  }
+  const profiles = arns.filter((arn) => arn.includes(':inference-profile/'));
+  const models = arns.filter((arn) => arn.includes(':foundation-model/'));
+  return [
+    { sid: 'InvokeModel', actions: ['bedrock:InvokeModel'], resources: profiles },
+    {
+      sid: 'InvokeModelThroughProfile',
+      actions: ['bedrock:InvokeModel'],
+      resources: models,
+      conditions: [{ test: 'StringEquals', variable: 'bedrock:InferenceProfileArn', values: profiles }],
+    },
+  ];
+};
 
 export interface PipelineStackProps extends SynthConfig {
   /**
@@ -61,7 +82,7 @@ export class PipelineStack extends TerraformStack {
 
     // Computed here, not in Terraform, from the synthesized model and region (see SynthConfig);
     // throws when the model is not offered in the region, so such a stack is never written.
-    const bedrockResources = invokeResourceArns(props.modelId, props.region, caller.accountId);
+    const invokeModel = bedrockGrants(props.modelId, props.region, caller.accountId);
 
     const namePrefix = vars.namePrefix.stringValue;
     const forceDestroy = vars.forceDestroy.booleanValue;
@@ -73,10 +94,19 @@ export class PipelineStack extends TerraformStack {
       kmsKeyArn,
       expireObjectsAfterDays: vars.stagingExpirationDays.numberValue,
     });
-    const output = new HardenedBucket(this, 'output', { bucketPrefix: `${namePrefix}-output-`, forceDestroy, kmsKeyArn });
+    // Versioned: generate replaces an earlier upload's results in a folder (overwrites and deletes),
+    // and a replaced result stays recoverable for output_noncurrent_version_expiration_days.
+    const output = new HardenedBucket(this, 'output', {
+      bucketPrefix: `${namePrefix}-output-`,
+      forceDestroy,
+      kmsKeyArn,
+      versioned: true,
+      noncurrentVersionExpirationDays: vars.outputNoncurrentVersionExpirationDays.numberValue,
+    });
 
     const deadLetters = new DeadLetterQueue(this, 'dead_letters', {
       queueName: `${namePrefix}-dead-letters`,
+      accountId: caller.accountId,
       alarmEmail: vars.alarmEmail.stringValue,
     });
     // Both functions: bounded retries and age, then the event goes to the queue.
@@ -85,7 +115,8 @@ export class PipelineStack extends TerraformStack {
       maximumEventAgeInSeconds: vars.maximumEventAgeS.numberValue,
       onFailureDestinationArn: deadLetters.queue.arn,
     };
-    const bucketKey = { keyArn: kmsKeyArn, region: props.region };
+    const bucketKey = (...buckets: HardenedBucket[]) => ({ keyArn: kmsKeyArn, region: props.region, bucketArns: buckets.map((b) => b.bucket.arn) });
+    const stagingArn = staging.bucket.arn;
     const logRetentionDays = vars.logRetentionDays.numberValue;
 
     const sharp = new NodeLayer(this, 'sharp', {
@@ -101,7 +132,7 @@ export class PipelineStack extends TerraformStack {
       timeout: vars.prepareTimeoutS.numberValue,
       logRetentionDays,
       asyncInvoke,
-      bucketKey,
+      bucketKey: bucketKey(input, staging),
       layers: [sharp.layer.arn],
       environment: {
         STAGING_BUCKET: staging.bucket.bucket,
@@ -121,7 +152,8 @@ export class PipelineStack extends TerraformStack {
         // Without it S3 answers 403 instead of 404 for an upload deleted before prepare ran,
         // and prepare could not tell "gone" (report it) from "forbidden" (retry).
         { sid: 'TellDeletedUploads', actions: ['s3:ListBucket'], resources: [input.bucket.arn] },
-        { sid: 'WriteJobs', actions: ['s3:PutObject'], resources: [`${staging.bucket.arn}/${JOB_PREFIX}*`] },
+        // Only under jobs/: claims/ and outcomes/, generate's records, stay out of its reach.
+        { sid: 'WriteJobs', actions: ['s3:PutObject'], resources: [`${stagingArn}/${Staging.JOBS_PREFIX}*`] },
       ],
     });
 
@@ -134,7 +166,7 @@ export class PipelineStack extends TerraformStack {
       reservedConcurrentExecutions: vars.generateReservedConcurrency.numberValue,
       logRetentionDays,
       asyncInvoke,
-      bucketKey,
+      bucketKey: bucketKey(staging, output),
       environment: {
         OUTPUT_BUCKET: output.bucket.bucket,
         MODEL_ID: vars.modelId.stringValue,
@@ -144,16 +176,24 @@ export class PipelineStack extends TerraformStack {
         NODE_OPTIONS: '--enable-source-maps',
       },
       grants: [
-        // The job file, the staged pictures, and the request claims beside them.
-        { sid: 'ReadJobs', actions: ['s3:GetObject'], resources: [`${staging.bucket.arn}/${JOB_PREFIX}*`] },
-        // One claim per request (conditional PutObject) so a duplicate event never pays for a second model call.
-        // Claim keys end in "<fingerprint>.json", never in the staging trigger's "/job.json" suffix.
-        { sid: 'ClaimRequests', actions: ['s3:PutObject'], resources: [`${staging.bucket.arn}/${JOB_PREFIX}*/${CLAIMS_DIR}/*`] },
-        // Write-only: generate never reads the output bucket.
+        // The job file and the staged pictures; never a write under jobs/, so generate cannot trigger itself.
+        { sid: 'ReadJobs', actions: ['s3:GetObject'], resources: [`${stagingArn}/${Staging.JOBS_PREFIX}*`] },
+        // One claim per request (conditional PutObject) so a duplicate event never pays for a second
+        // model call, and each paid answer kept beside it.
+        { sid: 'ClaimRequests', actions: ['s3:GetObject', 's3:PutObject'], resources: [`${stagingArn}/${Staging.CLAIMS_PREFIX}*`] },
+        // Per output folder, which upload's outcome it shows (conditional PutObject), so an older
+        // upload's late outcome never replaces a newer one's.
+        { sid: 'RecordOutcomes', actions: ['s3:GetObject', 's3:PutObject'], resources: [`${stagingArn}/${Staging.OUTCOMES_PREFIX}*`] },
+        // Without it S3 answers 403 instead of 404 for a claim or record that does not exist yet.
+        { sid: 'TellMissingRecords', actions: ['s3:ListBucket'], resources: [stagingArn] },
         { sid: 'WriteResults', actions: ['s3:PutObject'], resources: [`${output.bucket.arn}/*`] },
-        // A success removes the error.json of an earlier failed upload of the same name, and nothing else.
-        { sid: 'ClearStaleReports', actions: ['s3:DeleteObject'], resources: [`${output.bucket.arn}/*/error.json`] },
-        { sid: 'InvokeModel', actions: ['bedrock:InvokeModel'], resources: bedrockResources },
+        // Before publishing an outcome, generate removes what an earlier upload left in the folder.
+        // The bucket is versioned: this adds a delete marker, and the removed files stay recoverable
+        // (no s3:DeleteObjectVersion here).
+        { sid: 'ReplaceEarlierResults', actions: ['s3:DeleteObject'], resources: [`${output.bucket.arn}/*`] },
+        // To find an earlier upload's files in a folder. Generate never reads results (no GetObject).
+        { sid: 'ListResults', actions: ['s3:ListBucket'], resources: [output.bucket.arn] },
+        ...invokeModel,
       ],
     });
 
@@ -166,17 +206,20 @@ export class PipelineStack extends TerraformStack {
       bucket: staging.bucket,
       target: generate.function,
       sourceAccount: caller.accountId,
-      filterPrefix: JOB_PREFIX,
-      filterSuffix: JOB_FILE_SUFFIX,
+      filterPrefix: JOB_TRIGGER.prefix,
+      filterSuffix: JOB_TRIGGER.suffix,
     });
 
     const outputs: Record<string, { value: string; description: string }> = {
       input_bucket_name: { value: input.bucket.bucket, description: 'Name of the bucket to upload photos to; each upload starts a job.' },
       staging_bucket_name: {
         value: staging.bucket.bucket,
-        description: `Name of the bucket holding each job's intermediate files under ${JOB_PREFIX}<jobId>/, deleted after staging_expiration_days.`,
+        description: `Name of the bucket holding each job's intermediate files under ${Staging.JOBS_PREFIX}<jobId>/ and generate's records (${Staging.CLAIMS_PREFIX}, ${Staging.OUTCOMES_PREFIX}), deleted after staging_expiration_days.`,
       },
-      output_bucket_name: { value: output.bucket.bucket, description: 'Name of the bucket the generated images (or error.json) are written to.' },
+      output_bucket_name: {
+        value: output.bucket.bucket,
+        description: 'Name of the (versioned) bucket the generated images (or error.json) are written to; replaced results stay recoverable for output_noncurrent_version_expiration_days.',
+      },
       prepare_function_name: { value: prepare.function.functionName, description: 'Name of the Lambda function that validates uploads and computes the edge mask.' },
       generate_function_name: { value: generate.function.functionName, description: 'Name of the Lambda function that calls the Bedrock model.' },
       dead_letter_queue_url: {

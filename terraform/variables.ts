@@ -27,6 +27,7 @@ export interface PipelineVariables {
   readonly forceDestroy: TerraformVariable;
   readonly kmsKeyArn: TerraformVariable;
   readonly stagingExpirationDays: TerraformVariable;
+  readonly outputNoncurrentVersionExpirationDays: TerraformVariable;
   readonly generateReservedConcurrency: TerraformVariable;
   readonly maximumRetryAttempts: TerraformVariable;
   readonly maximumEventAgeS: TerraformVariable;
@@ -236,11 +237,23 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
       type: 'number',
       default: 7,
       description:
-        'Days after which a job\'s intermediate files (pictures, job.json, request claims) are deleted from the staging bucket, an integer from 1 to 365. Long enough to look into a failed job; they are not needed after generate has run.',
+        'Days after which the staging bucket\'s objects are deleted (a job\'s pictures and job.json, request claims and kept model answers, outcome records), an integer from 1 to 365. Long enough to look into a failed job; a job\'s files are not needed after generate has run.',
       validation: [
         {
           condition: integerInRange('staging_expiration_days', 1, 365),
           errorMessage: 'staging_expiration_days must be an integer between 1 and 365.',
+        },
+      ],
+    }),
+    outputNoncurrentVersionExpirationDays: variable('output_noncurrent_version_expiration_days', {
+      type: 'number',
+      default: 30,
+      description:
+        'Days an overwritten or deleted result in the output bucket (which is versioned) can still be recovered as an earlier version before it is deleted for good, an integer from 1 to 3650. A new upload of the same name replaces the earlier results, so this is the time to get them back.',
+      validation: [
+        {
+          condition: integerInRange('output_noncurrent_version_expiration_days', 1, 3650),
+          errorMessage: 'output_noncurrent_version_expiration_days must be an integer between 1 and 3650.',
         },
       ],
     }),

@@ -1,4 +1,6 @@
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { KmsKey } from '@cdktf/provider-aws/lib/kms-key/index.js';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic/index.js';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription/index.js';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue/index.js';
@@ -8,6 +10,8 @@ import { Construct } from 'constructs';
 export interface DeadLetterQueueProps {
   /** Queue name; also names the alarm and the topic. */
   readonly queueName: string;
+  /** Account that owns the stack: its IAM policies administer the topic's key (the key policy delegates to them). */
+  readonly accountId: string;
   /**
    * E-mail address told when the alarm fires, or a `var.*` token that may be
    * empty: empty means no SNS topic and no subscription (decided by Terraform).
@@ -18,13 +22,24 @@ export interface DeadLetterQueueProps {
    * @default 1209600 (14 days, the SQS maximum: time to look at and replay failed events)
    */
   readonly messageRetentionSeconds?: number;
+  /**
+   * Days a destroyed topic key waits before KMS deletes it (7 to 30); it can be
+   * recovered until then.
+   * @default 7
+   */
+  readonly keyDeletionWindowDays?: number;
 }
+
+/** Statement ids of the topic key's policy. */
+export const TOPIC_KEY_STATEMENT_SIDS = { account: 'AccountIamPoliciesGrantUse', cloudwatch: 'CloudWatchAlarmsPublish' } as const;
 
 /**
  * Where Lambda puts the events it gave up on, and an alarm as soon as one is
  * there. The queue is encrypted with SQS-managed keys, which Lambda can send to
- * without any key policy. The construct id becomes the logical id of the queue,
- * the alarm, and (when an e-mail address is set) the topic and subscription.
+ * without any key policy. With an e-mail address, the alarm publishes to an SNS
+ * topic encrypted with a key of its own. The construct id becomes the logical id
+ * of the queue, the alarm, and (when an e-mail address is set) the key, topic
+ * and subscription.
  */
 export class DeadLetterQueue extends Construct {
   readonly queue: SqsQueue;
@@ -42,11 +57,55 @@ export class DeadLetterQueue extends Construct {
     });
     this.queue.overrideLogicalId(id);
 
-    // Zero or one topic. CloudWatch cannot publish to a topic encrypted with the
-    // AWS-managed SNS key, and the messages name only the alarm, so it stays unencrypted.
     // The literal goes first: cdktf renders a falsy right operand as `undefined`.
     const emailCount = Token.asNumber(Fn.conditional(Op.eq('', alarmEmail), 0, 1));
-    const topic = new SnsTopic(this, 'topic', { name: `${props.queueName}-alarm`, count: emailCount });
+
+    // Zero or one topic, encrypted at rest with a customer-managed key of its own. Not the
+    // AWS-managed key alias/aws/sns: its key policy cannot be changed and does not let the
+    // cloudwatch.amazonaws.com principal use it, so CloudWatch could not publish the alarm to
+    // the topic and the e-mail would never come (SNS developer guide, "Key management":
+    // CloudWatch and the other AWS event sources need a customer-managed key). One key per
+    // stack costs about $1 a month, which is why it exists only while alarm_email is set.
+    const keyPolicy = new DataAwsIamPolicyDocument(this, 'topic-key-policy', {
+      statement: [
+        {
+          // The default key policy's delegation: the account's IAM policies decide who may use and
+          // administer the key (the deploying role, so Terraform can update and delete it). Without
+          // it KMS's lockout safety check refuses the policy: the deployer could not change it again.
+          sid: TOPIC_KEY_STATEMENT_SIDS.account,
+          effect: 'Allow',
+          principals: [{ type: 'AWS', identifiers: [`arn:aws:iam::${props.accountId}:root`] }],
+          actions: ['kms:*'],
+          resources: ['*'],
+        },
+        {
+          // The statement AWS documents for CloudWatch alarms publishing to an encrypted topic. It
+          // carries no aws:SourceArn/SourceAccount condition, as documented: a condition the request
+          // did not carry would drop every alarm without an error anywhere. The key encrypts this one
+          // topic, so the grant reaches nothing else.
+          sid: TOPIC_KEY_STATEMENT_SIDS.cloudwatch,
+          effect: 'Allow',
+          principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+        },
+      ],
+    });
+    keyPolicy.overrideLogicalId(`${id}_topic_key_policy`);
+    const key = new KmsKey(this, 'topic-key', {
+      count: emailCount,
+      description: `Encrypts the ${props.queueName}-alarm SNS topic`,
+      enableKeyRotation: true,
+      deletionWindowInDays: props.keyDeletionWindowDays ?? 7,
+      policy: keyPolicy.json,
+    });
+    key.overrideLogicalId(id);
+
+    const topic = new SnsTopic(this, 'topic', {
+      name: `${props.queueName}-alarm`,
+      count: emailCount,
+      kmsMasterKeyId: `\${${key.terraformResourceType}.${id}[0].arn}`,
+    });
     topic.overrideLogicalId(id);
     const topicArns = Token.asList(`\${${topic.terraformResourceType}.${id}[*].arn}`);
 

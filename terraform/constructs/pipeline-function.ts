@@ -14,6 +14,21 @@ export interface Grant {
   readonly sid: string;
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /**
+   * Conditions that must all hold for the statement to apply (IAM ANDs them).
+   * @default - none: the actions are allowed on the resources whatever the request context
+   */
+  readonly conditions?: readonly GrantCondition[];
+}
+
+/** One condition of a grant: `test` (the IAM operator) of the context key `variable` against any of `values`. */
+export interface GrantCondition {
+  /** Condition operator, e.g. `StringEquals`, `StringLike`, `ArnLike`. */
+  readonly test: string;
+  /** Condition context key, e.g. `bedrock:InferenceProfileArn`. */
+  readonly variable: string;
+  /** The request matches when its value matches any of these. */
+  readonly values: readonly string[];
 }
 
 export interface PipelineFunctionProps {
@@ -68,7 +83,8 @@ export interface PipelineFunctionProps {
   /**
    * A KMS key the buckets the function uses are encrypted with, or a `var.*`
    * token that may be empty. When non-empty (decided by Terraform), the role may
-   * `kms:Decrypt` and `kms:GenerateDataKey` with it, only through S3.
+   * `kms:Decrypt` and `kms:GenerateDataKey` with it, only through S3 and only
+   * for objects of the buckets named in `bucketArns`.
    * @default - no KMS permissions
    */
   readonly bucketKey?: BucketKeyProps;
@@ -88,6 +104,14 @@ export interface BucketKeyProps {
   readonly keyArn: string;
   /** Region of the buckets, for the `kms:ViaService` condition (`s3.<region>.amazonaws.com`). */
   readonly region: string;
+  /**
+   * ARNs of the buckets the function reads or writes. S3 passes the encryption
+   * context `aws:s3:arn` to KMS: the bucket's ARN when the bucket uses an S3
+   * Bucket Key (as HardenedBucket does with a key), the object's ARN otherwise.
+   * The grant is limited to both forms for these buckets, so the role cannot use
+   * the key (shared, perhaps, with other buckets) for any other bucket.
+   */
+  readonly bucketArns: readonly string[];
 }
 
 /** Statement id of the role's KMS statement, present only when a key is configured. */
@@ -156,13 +180,14 @@ export class PipelineFunction extends Construct {
         effect: 'Allow',
         actions: [...grant.actions],
         resources: [...grant.resources],
+        condition: grant.conditions?.map(({ test, variable, values }) => ({ test, variable, values: [...values] })),
       })),
     });
     permissions.overrideLogicalId(`${id}_permissions`);
     if (props.bucketKey) {
       // A statement that exists only when the key ARN is non-empty: a dynamic block
       // over a list of zero or one key, so the role never names an empty resource.
-      const { keyArn, region } = props.bucketKey;
+      const { keyArn, region, bucketArns } = props.bucketKey;
       permissions.addOverride('dynamic.statement', {
         // The literal goes first: cdktf renders a falsy right operand as `undefined`.
         for_each: Fn.conditional(Op.eq('', keyArn), [], [keyArn]),
@@ -171,7 +196,15 @@ export class PipelineFunction extends Construct {
           effect: 'Allow',
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: ['${statement.value}'],
-          condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${region}.amazonaws.com`] }],
+          condition: [
+            { test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${region}.amazonaws.com`] },
+            // StringLike for the objects' "<bucket ARN>/*"; a bucket ARN has no wildcard and matches only itself.
+            {
+              test: 'StringLike',
+              variable: 'kms:EncryptionContext:aws:s3:arn',
+              values: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
+            },
+          ],
         },
       });
     }

@@ -66,3 +66,23 @@ export const allStatements = (doc: PolicyDocument): { statement: Statement; dyna
   ...(doc.statement ?? []).map((statement) => ({ statement })),
   ...[doc.dynamic?.statement ?? []].flat().map((block) => ({ statement: block.content, dynamic: block.for_each })),
 ];
+
+/**
+ * IAM's wildcard matching of a resource pattern against an ARN (`*` any run of characters,
+ * `?` one character), case-sensitive like resource ARNs.
+ */
+export const iamMatches = (pattern: string, value: string): boolean =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+
+/** Replaces `${aws_s3_bucket.<id>.arn}` with the ARN of a bucket named `<id>`, so keys the code builds can be matched. */
+export const withBucketArns = (resource: string): string => resource.replace(/\$\{aws_s3_bucket\.(\w+)\.arn\}/g, 'arn:aws:s3:::$1');
+
+/**
+ * Whether any Allow statement among `statements` may allow `action` on `arn` (an ARN with bucket
+ * names as in `withBucketArns`). A statement with conditions counts as allowing: this answers
+ * "could the role ever do it", which is what a "must not be able to" assertion needs.
+ */
+export const mayAllow = (statements: readonly Statement[], action: string, arn: string): boolean =>
+  statements.some(
+    (s) => s.effect === 'Allow' && s.actions.includes(action) && (s.resources ?? []).some((pattern) => iamMatches(withBucketArns(pattern), arn)),
+  );

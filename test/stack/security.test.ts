@@ -2,23 +2,30 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimKey } from '../../functions/core/claim.js';
+import { answerKey, claimKey } from '../../functions/core/claim.js';
 import { stagingKeys } from '../../functions/core/job.js';
+import { JOB_TRIGGER, Staging } from '../../functions/core/layout.js';
+import { findModel } from '../../functions/core/models/catalogue.js';
 import { outputKeys } from '../../functions/core/naming.js';
+import { publicationKey } from '../../functions/core/publication.js';
+import { TOPIC_KEY_STATEMENT_SIDS } from '../../terraform/constructs/dead-letter-queue.js';
 import type { SynthConfig } from '../../terraform/synth-config.js';
-import { allStatements, DEFAULT_SYNTH, type PolicyDocument, policyDocumentId, type StackJson, type Statement, synthesize, writeStubDist } from './helpers.js';
+import {
+  allStatements,
+  DEFAULT_SYNTH,
+  mayAllow,
+  type PolicyDocument,
+  policyDocumentId,
+  type StackJson,
+  type Statement,
+  synthesize,
+  writeStubDist,
+} from './helpers.js';
 
 // Security rules, checked on every policy document and bucket of the synthesized
 // stack rather than on a list of known ones, so a resource added later is held to them too.
 
 type Resources = Record<string, Record<string, unknown>>;
-
-/** IAM's wildcard matching (`*` any run of characters, `?` one character), case-sensitive like resource ARNs. */
-const iamMatches = (pattern: string, value: string): boolean =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
-
-/** Replaces `${aws_s3_bucket.<id>.arn}` with the ARN of a bucket named `<id>`, so code-derived keys can be matched. */
-const withBucketArns = (resource: string): string => resource.replace(/\$\{aws_s3_bucket\.(\w+)\.arn\}/g, 'arn:aws:s3:::$1');
 
 /** A wildcard is acceptable only in an object path below a named bucket or as the log-stream part of a named log group. */
 const SCOPED_WILDCARD = [/^\$\{aws_s3_bucket\.\w+\.arn\}\/[^*]*\*/, /^\$\{aws_cloudwatch_log_group\.\w+\.arn\}:\*$/];
@@ -55,10 +62,14 @@ for (const synth of SYNTH_CONFIGS) {
       expect(found, `${role} ${sid}`).to.not.equal(undefined);
       return found!;
     };
-    const allows = (role: string, action: string, resource: string): boolean =>
-      roleStatements(role).some(
-        (s) => s.effect === 'Allow' && s.actions.includes(action) && (s.resources ?? []).some((pattern) => iamMatches(withBucketArns(pattern), resource)),
-      );
+    const allows = (role: string, action: string, resource: string): boolean => mayAllow(roleStatements(role), action, resource);
+    /** Ids of the policy documents used as KMS key policies: resource policies of one key, where `*` means that key. */
+    const keyPolicyIds = (): string[] =>
+      Object.values(resources('aws_kms_key')).map((key) => {
+        const id = policyDocumentId(key.policy);
+        expect(id, 'aws_kms_key policy').to.be.a('string');
+        return id!;
+      });
 
     before(() => {
       root = mkdtempSync(join(tmpdir(), 'icp-security-test-'));
@@ -87,11 +98,11 @@ for (const synth of SYNTH_CONFIGS) {
         }
       });
 
-      it('no Allow statement has a wildcard action, a NotAction or a NotResource', () => {
+      it('no Allow statement has a wildcard action, a NotAction or a NotResource (key policies: see below)', () => {
         for (const [id, doc] of Object.entries(documents())) {
           for (const { statement } of allStatements(doc)) {
             expect(statement, `${id} ${statement.sid}`).to.not.have.any.keys('not_actions', 'not_resources', 'not_principals');
-            if (statement.effect === 'Allow') {
+            if (statement.effect === 'Allow' && !keyPolicyIds().includes(id)) {
               for (const action of statement.actions) {
                 expect(action, `${id} ${statement.sid}`).to.not.include('*');
               }
@@ -103,6 +114,8 @@ for (const synth of SYNTH_CONFIGS) {
       it('every resource is named; a wildcard appears only in object paths of a named bucket or log streams of a named group', () => {
         let checked = 0;
         for (const [id, doc] of Object.entries(documents())) {
+          // In a key policy the resource is always "*", which means that one key.
+          if (keyPolicyIds().includes(id)) continue;
           for (const { statement } of allStatements(doc)) {
             const trustPolicy = statement.actions.every((action) => action === 'sts:AssumeRole');
             if (trustPolicy) {
@@ -124,6 +137,7 @@ for (const synth of SYNTH_CONFIGS) {
 
       it('principals: only the Lambda service may assume roles; the only Deny is the TLS-only bucket policy', () => {
         for (const [id, doc] of Object.entries(documents())) {
+          if (keyPolicyIds().includes(id)) continue;
           for (const { statement } of allStatements(doc)) {
             if (statement.effect === 'Deny') {
               expect(isTlsOnlyDeny(statement), `${id} ${statement.sid}`).to.equal(true);
@@ -147,54 +161,125 @@ for (const synth of SYNTH_CONFIGS) {
         expect(roleStatements('generate').map((s) => s.sid)).to.have.members([
           'ReadJobs',
           'ClaimRequests',
+          'RecordOutcomes',
+          'TellMissingRecords',
           'WriteResults',
-          'ClearStaleReports',
+          'ReplaceEarlierResults',
+          'ListResults',
           'InvokeModel',
+          ...(findModel(synth.modelId)?.inferenceProfile ? ['InvokeModelThroughProfile'] : []),
           'SendFailedEvents',
           'WriteOwnLogs',
           'UseBucketKeyThroughS3',
+        ]);
+      });
+
+      it('key policies: the account delegates to its IAM policies, and only CloudWatch may use the key besides', () => {
+        const ids = keyPolicyIds();
+        expect(ids).to.have.lengthOf(1);
+        const statements = allStatements(documents()[ids[0]!]!).map(({ statement }) => statement);
+        expect(statements).to.deep.equal([
+          {
+            sid: TOPIC_KEY_STATEMENT_SIDS.account,
+            effect: 'Allow',
+            principals: [{ type: 'AWS', identifiers: ['arn:aws:iam::${data.aws_caller_identity.current.account_id}:root'] }],
+            actions: ['kms:*'],
+            resources: ['*'],
+          },
+          {
+            sid: TOPIC_KEY_STATEMENT_SIDS.cloudwatch,
+            effect: 'Allow',
+            principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            resources: ['*'],
+          },
         ]);
       });
     });
 
     describe('each statement is needed, and covers what the code does', () => {
       const jobId = 'a'.repeat(64);
+      const fingerprint = 'f'.repeat(24);
       const staged = stagingKeys(jobId);
       const results = outputKeys('holiday/tiger.jpg');
+      // generate's records, built by the functions' own code.
+      const claim = claimKey(jobId, fingerprint);
+      const records = [claim, answerKey(claim, 1), publicationKey(results.folder)];
+      const resultKeys = [results.image(1), results.image(5), results.edges, results.manifest, results.error];
 
       it('prepare: reads uploads, writes every staged file of a job, and nothing else in S3', () => {
         expect(allows('prepare', 's3:GetObject', 'arn:aws:s3:::input/holiday/tiger.jpg'), 'ReadUploads').to.equal(true);
         for (const key of Object.values(staged)) {
           expect(allows('prepare', 's3:PutObject', `arn:aws:s3:::staging/${key}`), key).to.equal(true);
+          expect(key.startsWith(Staging.JOBS_PREFIX), key).to.equal(true);
         }
         // ListBucket turns "deleted before prepare ran" into 404 instead of 403 (see stack.ts).
         expect(roleStatement('prepare', 'TellDeletedUploads').resources).to.deep.equal(['${aws_s3_bucket.input.arn}']);
         expect(allows('prepare', 's3:PutObject', 'arn:aws:s3:::input/holiday/tiger.jpg'), 'writing uploads').to.equal(false);
         expect(allows('prepare', 's3:GetObject', `arn:aws:s3:::staging/${staged.job}`), 'reading jobs').to.equal(false);
+        expect(allows('prepare', 's3:DeleteObject', 'arn:aws:s3:::input/holiday/tiger.jpg'), 'deleting uploads').to.equal(false);
       });
 
-      it('generate: reads the job and its pictures, claims the request, writes every result, deletes only error.json', () => {
+      it("prepare: can neither write nor read generate's claims, kept answers or outcome records", () => {
+        for (const key of records) {
+          for (const action of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject']) {
+            expect(allows('prepare', action, `arn:aws:s3:::staging/${key}`), `${action} ${key}`).to.equal(false);
+          }
+        }
+        // Any key under the two prefixes, not only the ones the code builds today.
+        expect(allows('prepare', 's3:PutObject', `arn:aws:s3:::staging/${Staging.CLAIMS_PREFIX}x`)).to.equal(false);
+        expect(allows('prepare', 's3:PutObject', `arn:aws:s3:::staging/${Staging.OUTCOMES_PREFIX}x`)).to.equal(false);
+        expect(roleStatements('prepare').some((s) => s.actions.includes('s3:ListBucket') && (s.resources ?? []).join().includes('staging')), 'listing staging').to.equal(false);
+      });
+
+      it('generate: reads the job and its pictures, and cannot write or delete anything under jobs/ (it would trigger itself)', () => {
         for (const key of Object.values(staged)) {
           expect(allows('generate', 's3:GetObject', `arn:aws:s3:::staging/${key}`), key).to.equal(true);
+          expect(allows('generate', 's3:PutObject', `arn:aws:s3:::staging/${key}`), `writing ${key}`).to.equal(false);
+          expect(allows('generate', 's3:DeleteObject', `arn:aws:s3:::staging/${key}`), `deleting ${key}`).to.equal(false);
         }
-        const claim = claimKey(jobId, 'f'.repeat(24));
-        expect(allows('generate', 's3:PutObject', `arn:aws:s3:::staging/${claim}`), claim).to.equal(true);
-        expect(allows('generate', 's3:GetObject', `arn:aws:s3:::staging/${claim}`), claim).to.equal(true);
-        for (const key of [results.image(1), results.image(5), results.edges, results.manifest, results.error]) {
-          expect(allows('generate', 's3:PutObject', `arn:aws:s3:::output/${key}`), key).to.equal(true);
-        }
-        expect(allows('generate', 's3:DeleteObject', `arn:aws:s3:::output/${results.error}`)).to.equal(true);
-        expect(allows('generate', 's3:DeleteObject', `arn:aws:s3:::output/${results.manifest}`), 'deleting results').to.equal(false);
-        expect(allows('generate', 's3:PutObject', `arn:aws:s3:::staging/${staged.job}`), 'writing a job file (would trigger itself)').to.equal(false);
-        expect(allows('generate', 's3:GetObject', `arn:aws:s3:::output/${results.manifest}`), 'reading results (it never does)').to.equal(false);
+        expect(allows('generate', 's3:PutObject', `arn:aws:s3:::staging/${Staging.JOBS_PREFIX}${jobId}/claims/x.json`), 'the old claim place').to.equal(false);
       });
 
-      it('generate: a claim key can never fire the staging trigger', () => {
+      it('generate: reads and writes its claims, kept answers and outcome records, and may list the staging bucket', () => {
+        for (const key of records) {
+          expect(allows('generate', 's3:GetObject', `arn:aws:s3:::staging/${key}`), `reading ${key}`).to.equal(true);
+          expect(allows('generate', 's3:PutObject', `arn:aws:s3:::staging/${key}`), `writing ${key}`).to.equal(true);
+          expect(allows('generate', 's3:DeleteObject', `arn:aws:s3:::staging/${key}`), `deleting ${key}`).to.equal(false);
+        }
+        // So a record that does not exist yet reads as 404, not 403.
+        expect(roleStatement('generate', 'TellMissingRecords')).to.deep.include({ actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.staging.arn}'] });
+      });
+
+      it('generate: writes, replaces and lists results, never reads them or removes a version for good', () => {
+        for (const key of resultKeys) {
+          expect(allows('generate', 's3:PutObject', `arn:aws:s3:::output/${key}`), key).to.equal(true);
+          expect(allows('generate', 's3:DeleteObject', `arn:aws:s3:::output/${key}`), key).to.equal(true);
+          expect(allows('generate', 's3:GetObject', `arn:aws:s3:::output/${key}`), `reading ${key} (it never does)`).to.equal(false);
+          expect(allows('generate', 's3:DeleteObjectVersion', `arn:aws:s3:::output/${key}`), `deleting a version of ${key}`).to.equal(false);
+        }
+        expect(roleStatement('generate', 'ListResults')).to.deep.include({ actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.output.arn}'] });
+        expect(allows('generate', 's3:PutObject', 'arn:aws:s3:::input/holiday/tiger.jpg'), 'writing uploads').to.equal(false);
+      });
+
+      it('the output bucket keeps replaced results: versioned, with earlier versions expiring after a variable', () => {
+        expect(resources('aws_s3_bucket_versioning').output).to.deep.include({
+          bucket: '${aws_s3_bucket.output.id}',
+          versioning_configuration: { status: 'Enabled' },
+        });
+        const rules = resources('aws_s3_bucket_lifecycle_configuration').output?.rule as Record<string, unknown>[];
+        expect(rules.map((rule) => rule.noncurrent_version_expiration)).to.deep.include([{ noncurrent_days: '${var.output_noncurrent_version_expiration_days}' }]);
+      });
+
+      it('no key generate writes can fire the staging trigger, and every job file does', () => {
         const notification = resources('aws_s3_bucket_notification').staging as { lambda_function: { filter_prefix: string; filter_suffix: string }[] };
         const [{ filter_prefix: prefix, filter_suffix: suffix }] = notification.lambda_function as [{ filter_prefix: string; filter_suffix: string }];
-        const claim = claimKey(jobId, 'f'.repeat(24));
-        expect(claim.startsWith(prefix) && claim.endsWith(suffix), claim).to.equal(false);
+        expect({ prefix, suffix }).to.deep.equal(JOB_TRIGGER);
+        for (const key of records) {
+          expect(key.startsWith(prefix) && key.endsWith(suffix), key).to.equal(false);
+        }
         expect(staged.job.startsWith(prefix) && staged.job.endsWith(suffix), staged.job).to.equal(true);
+        expect(staged.job.endsWith(`/${Staging.JOB_FILE}`)).to.equal(true);
       });
 
       it('both: send failed events to exactly the queue their async-invoke config names, and log only to their own group', () => {
@@ -208,8 +293,9 @@ for (const synth of SYNTH_CONFIGS) {
         }
       });
 
-      it('both: may use a KMS key only when one is configured, only that key, only through S3 in the stack region', () => {
-        for (const role of ['prepare', 'generate']) {
+      it('both: may use a KMS key only when one is configured, only that key, only through S3 in the stack region, only for their buckets', () => {
+        const bucketsOf = { prepare: ['input', 'staging'], generate: ['staging', 'output'] };
+        for (const [role, buckets] of Object.entries(bucketsOf)) {
           const doc = documentOf(resources('aws_iam_role_policy')[role]?.policy);
           const dynamic = [doc.dynamic?.statement ?? []].flat();
           expect(dynamic, role).to.have.lengthOf(1);
@@ -217,18 +303,48 @@ for (const synth of SYNTH_CONFIGS) {
           expect(dynamic[0]!.content.resources).to.deep.equal(['${statement.value}']);
           expect(dynamic[0]!.content.condition).to.deep.equal([
             { test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${synth.region}.amazonaws.com`] },
+            // With S3 Bucket Keys the context is the bucket's ARN; without, the object's.
+            {
+              test: 'StringLike',
+              variable: 'kms:EncryptionContext:aws:s3:arn',
+              values: buckets.flatMap((bucket) => [`\${aws_s3_bucket.${bucket}.arn}`, `\${aws_s3_bucket.${bucket}.arn}/*`]),
+            },
           ]);
         }
       });
 
       it('only generate may invoke a model, and only ARNs of the synthesized model', () => {
         expect(roleStatements('prepare').flatMap((s) => s.actions).filter((a) => a.startsWith('bedrock:'))).to.deep.equal([]);
-        const invoke = roleStatement('generate', 'InvokeModel');
-        expect(invoke.actions).to.deep.equal(['bedrock:InvokeModel']);
+        const invoking = roleStatements('generate').filter((s) => s.actions.some((a) => a.startsWith('bedrock:')));
+        expect(invoking.map((s) => s.sid)).to.have.length.above(0);
         const modelName = synth.modelId.replace(/^us\./, '');
-        for (const arn of invoke.resources ?? []) {
-          expect(arn).to.match(/^arn:aws:bedrock:[a-z0-9-]+:(\$\{data\.aws_caller_identity\.current\.account_id\})?:(foundation-model|inference-profile)\//);
-          expect(arn.endsWith(modelName) || arn.endsWith(synth.modelId), arn).to.equal(true);
+        for (const statement of invoking) {
+          expect(statement.actions).to.deep.equal(['bedrock:InvokeModel']);
+          for (const arn of statement.resources ?? []) {
+            expect(arn).to.match(/^arn:aws:bedrock:[a-z0-9-]+:(\$\{data\.aws_caller_identity\.current\.account_id\})?:(foundation-model|inference-profile)\//);
+            expect(arn.endsWith(modelName) || arn.endsWith(synth.modelId), arn).to.equal(true);
+          }
+        }
+      });
+
+      it('a model behind an inference profile is reachable only through that profile; a direct model is granted plainly', () => {
+        const invoking = roleStatements('generate').filter((s) => s.actions.includes('bedrock:InvokeModel'));
+        const profiles = invoking.flatMap((s) => s.resources ?? []).filter((arn) => arn.includes(':inference-profile/'));
+        for (const statement of invoking) {
+          const models = (statement.resources ?? []).filter((arn) => arn.includes(':foundation-model/'));
+          if (findModel(synth.modelId)?.inferenceProfile) {
+            expect(profiles, 'the profile').to.have.lengthOf(1);
+            if (models.length > 0) {
+              // Never a profile and models in one statement: the condition would make the profile unusable.
+              expect(models, statement.sid).to.have.lengthOf((statement.resources ?? []).length);
+              expect(statement.condition, statement.sid).to.deep.equal([{ test: 'StringEquals', variable: 'bedrock:InferenceProfileArn', values: profiles }]);
+            } else {
+              expect(statement.condition, statement.sid).to.equal(undefined);
+            }
+          } else {
+            expect(profiles).to.deep.equal([]);
+            expect(statement.condition, statement.sid).to.equal(undefined);
+          }
         }
       });
     });
@@ -259,6 +375,27 @@ for (const synth of SYNTH_CONFIGS) {
           expect(statements.map(isTlsOnlyDeny), bucket).to.deep.equal([true]);
           expect(statements[0]!.resources).to.have.members([`\${aws_s3_bucket.${bucket}.arn}`, `\${aws_s3_bucket.${bucket}.arn}/*`]);
           expect(resources('aws_s3_bucket')[bucket]).to.include({ force_destroy: '${var.force_destroy}' });
+        }
+      });
+      it('every lifecycle configuration aborts unfinished multipart uploads after a day', () => {
+        const configurations = Object.entries(resources('aws_s3_bucket_lifecycle_configuration'));
+        expect(configurations.map(([id]) => id)).to.have.members(['staging', 'output']);
+        for (const [id, config] of configurations) {
+          const aborts = (config.rule as Record<string, unknown>[]).flatMap((rule) => (rule.abort_incomplete_multipart_upload as unknown[]) ?? []);
+          expect(aborts, id).to.deep.equal([{ days_after_initiation: 1 }]);
+        }
+      });
+    });
+
+    describe('alarm topic', () => {
+      it('encrypts every SNS topic with a rotated customer-managed key that exists exactly when the topic does', () => {
+        const topics = Object.entries(resources('aws_sns_topic'));
+        expect(topics).to.not.be.empty;
+        for (const [id, topic] of topics) {
+          const keyId = /^\$\{aws_kms_key\.(\w+)\[0\]\.arn\}$/.exec(String(topic.kms_master_key_id))?.[1];
+          expect(keyId, `${id}: ${String(topic.kms_master_key_id)}`).to.be.a('string');
+          const key = resources('aws_kms_key')[keyId!]!;
+          expect(key).to.include({ enable_key_rotation: true, count: topic.count });
         }
       });
     });

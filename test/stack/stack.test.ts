@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { JOB_TRIGGER, Staging } from '../../functions/core/layout.js';
 import { invokeResourceArns } from '../../functions/core/models/catalogue.js';
 import { stackJsonPath } from '../../terraform/app.js';
 import type { SynthConfig } from '../../terraform/synth-config.js';
@@ -81,12 +82,14 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         aws_s3_bucket_server_side_encryption_configuration: ['input', 'staging', 'output'],
         aws_s3_bucket_ownership_controls: ['input', 'staging', 'output'],
         aws_s3_bucket_policy: ['input', 'staging', 'output'],
-        aws_s3_bucket_lifecycle_configuration: ['staging'],
+        aws_s3_bucket_lifecycle_configuration: ['staging', 'output'],
+        aws_s3_bucket_versioning: ['output'],
         aws_lambda_function_event_invoke_config: ['prepare', 'generate'],
         aws_sqs_queue: ['dead_letters'],
         aws_cloudwatch_metric_alarm: ['dead_letters'],
         aws_sns_topic: ['dead_letters'],
         aws_sns_topic_subscription: ['dead_letters'],
+        aws_kms_key: ['dead_letters'],
       };
       for (const [type, ids] of Object.entries(expected)) {
         expect(Object.keys(stack.resource[type] ?? {}), type).to.have.members(ids);
@@ -188,11 +191,13 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
     it('invokes generate only for jobs/…/job.json in the staging bucket, once the permission exists', () => {
       const notification = resource<Record<string, unknown>>('aws_s3_bucket_notification', 'staging');
       expect(notification.bucket).to.equal('${aws_s3_bucket.staging.id}');
+      // The layout module's trigger, and what it means today.
+      expect(JOB_TRIGGER).to.deep.equal({ prefix: 'jobs/', suffix: '/job.json' });
       expect(notification.lambda_function).to.deep.equal([
         {
           events: ['s3:ObjectCreated:*'],
-          filter_prefix: 'jobs/',
-          filter_suffix: '/job.json',
+          filter_prefix: JOB_TRIGGER.prefix,
+          filter_suffix: JOB_TRIGGER.suffix,
           lambda_function_arn: '${aws_lambda_function.generate.arn}',
         },
       ]);
@@ -216,8 +221,12 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       const writes = (id: 'prepare' | 'generate'): string[] =>
         rolePermissions(id).filter((s) => s.actions.includes('s3:PutObject')).flatMap((s) => s.resources ?? []);
       expect(writes('prepare').join()).to.not.include('aws_s3_bucket.input.');
-      // Its claims live in the staging bucket, under a folder the trigger's "/job.json" suffix never reaches in practice.
-      expect(writes('generate').filter((arn) => arn.includes('aws_s3_bucket.staging.'))).to.deep.equal(['${aws_s3_bucket.staging.arn}/jobs/*/claims/*']);
+      // Its records live in the staging bucket outside jobs/, the trigger's prefix.
+      expect(writes('generate').filter((arn) => arn.includes('aws_s3_bucket.staging.'))).to.deep.equal([
+        `\${aws_s3_bucket.staging.arn}/${Staging.CLAIMS_PREFIX}*`,
+        `\${aws_s3_bucket.staging.arn}/${Staging.OUTCOMES_PREFIX}*`,
+      ]);
+      expect(writes('generate').some((arn) => arn.includes(`/${JOB_TRIGGER.prefix}`))).to.equal(false);
     });
   });
 
@@ -268,15 +277,40 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
     }
 
     it('expires staged job files after staging_expiration_days', () => {
-      const lifecycle = resource<{ bucket: string; rule: Record<string, unknown>[] }>('aws_s3_bucket_lifecycle_configuration', 'staging');
+      const lifecycle = resource<{ bucket: string; rule: Record<string, unknown>[]; depends_on?: string[] }>('aws_s3_bucket_lifecycle_configuration', 'staging');
       expect(lifecycle.bucket).to.equal('${aws_s3_bucket.staging.id}');
-      expect(lifecycle.rule).to.have.lengthOf(1);
-      expect(lifecycle.rule[0]).to.deep.include({
-        status: 'Enabled',
-        expiration: [{ days: '${var.staging_expiration_days}' }],
-        filter: [{ prefix: '' }],
-        abort_incomplete_multipart_upload: [{ days_after_initiation: 1 }],
+      expect(lifecycle.depends_on).to.equal(undefined);
+      expect(lifecycle.rule).to.deep.equal([
+        {
+          id: 'expire-objects',
+          status: 'Enabled',
+          expiration: [{ days: '${var.staging_expiration_days}' }],
+          filter: [{ prefix: '' }],
+          abort_incomplete_multipart_upload: [{ days_after_initiation: 1 }],
+        },
+      ]);
+    });
+
+    it('versions only the output bucket, and expires its earlier versions after output_noncurrent_version_expiration_days', () => {
+      expect(Object.keys(stack.resource.aws_s3_bucket_versioning ?? {})).to.deep.equal(['output']);
+      expect(resource('aws_s3_bucket_versioning', 'output')).to.deep.include({
+        bucket: '${aws_s3_bucket.output.id}',
+        versioning_configuration: { status: 'Enabled' },
       });
+      const lifecycle = resource<{ bucket: string; rule: Record<string, unknown>[]; depends_on?: string[] }>('aws_s3_bucket_lifecycle_configuration', 'output');
+      expect(lifecycle.bucket).to.equal('${aws_s3_bucket.output.id}');
+      // S3 refuses noncurrent-version rules on a bucket that is not versioned yet.
+      expect(lifecycle.depends_on).to.deep.equal(['aws_s3_bucket_versioning.output']);
+      expect(lifecycle.rule).to.deep.equal([
+        {
+          id: 'expire-noncurrent-versions',
+          status: 'Enabled',
+          filter: [{ prefix: '' }],
+          noncurrent_version_expiration: [{ noncurrent_days: '${var.output_noncurrent_version_expiration_days}' }],
+          expiration: [{ expired_object_delete_marker: true }],
+          abort_incomplete_multipart_upload: [{ days_after_initiation: 1 }],
+        },
+      ]);
     });
   });
 
@@ -305,13 +339,33 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
 
     it('e-mails through a topic only when alarm_email is set', () => {
       const count = '${("" == var.alarm_email) ? 0 : 1}';
-      expect(resource('aws_sns_topic', 'dead_letters')).to.include({ count, name: '${var.name_prefix}-dead-letters-alarm' });
+      expect(resource('aws_sns_topic', 'dead_letters')).to.include({
+        count,
+        name: '${var.name_prefix}-dead-letters-alarm',
+        kms_master_key_id: '${aws_kms_key.dead_letters[0].arn}',
+      });
       expect(resource('aws_sns_topic_subscription', 'dead_letters')).to.include({
         count,
         topic_arn: '${aws_sns_topic.dead_letters[0].arn}',
         protocol: 'email',
         endpoint: '${var.alarm_email}',
       });
+    });
+
+    it('encrypts the topic with a key of its own that CloudWatch may use, rotated, and only while the topic exists', () => {
+      const key = resource<Record<string, unknown>>('aws_kms_key', 'dead_letters');
+      expect(key).to.include({
+        count: '${("" == var.alarm_email) ? 0 : 1}',
+        enable_key_rotation: true,
+        deletion_window_in_days: 7,
+        policy: '${data.aws_iam_policy_document.dead_letters_topic_key_policy.json}',
+      });
+      const statements = statementsOf(String(key.policy));
+      expect(statements.map((s) => s.principals)).to.deep.equal([
+        [{ type: 'AWS', identifiers: [`arn:aws:iam::${ACCOUNT_ID}:root`] }],
+        [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+      ]);
+      expect(statements[1]?.actions).to.deep.equal(['kms:Decrypt', 'kms:GenerateDataKey*']);
     });
   });
 
@@ -344,12 +398,15 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       ]);
     });
 
-    it('lets generate read jobs, claim requests, write results, clear stale error reports, invoke exactly the catalogue ARNs, send failed events and write its own logs', () => {
+    it('lets generate read jobs, keep its claims and outcome records, replace and list results, invoke exactly the catalogue ARNs, send failed events and write its own logs', () => {
       expect(rolePermissions('generate')).to.deep.equal([
         { sid: 'ReadJobs', effect: 'Allow', actions: ['s3:GetObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*'] },
-        { sid: 'ClaimRequests', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*/claims/*'] },
+        { sid: 'ClaimRequests', effect: 'Allow', actions: ['s3:GetObject', 's3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/claims/*'] },
+        { sid: 'RecordOutcomes', effect: 'Allow', actions: ['s3:GetObject', 's3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/outcomes/*'] },
+        { sid: 'TellMissingRecords', effect: 'Allow', actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.staging.arn}'] },
         { sid: 'WriteResults', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.output.arn}/*'] },
-        { sid: 'ClearStaleReports', effect: 'Allow', actions: ['s3:DeleteObject'], resources: ['${aws_s3_bucket.output.arn}/*/error.json'] },
+        { sid: 'ReplaceEarlierResults', effect: 'Allow', actions: ['s3:DeleteObject'], resources: ['${aws_s3_bucket.output.arn}/*'] },
+        { sid: 'ListResults', effect: 'Allow', actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.output.arn}'] },
         {
           sid: 'InvokeModel',
           effect: 'Allow',
@@ -366,8 +423,9 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       ]);
     });
 
+    const bucketsOf = { prepare: ['input', 'staging'], generate: ['staging', 'output'] } as const;
     for (const id of ['prepare', 'generate'] as const) {
-      it(`lets ${id} use the bucket key through S3 only, and only when kms_key_arn is set`, () => {
+      it(`lets ${id} use the bucket key through S3 only, for its own buckets only, and only when kms_key_arn is set`, () => {
         const permissions = resource<{ policy: string }>('aws_iam_role_policy', id).policy;
         const doc = data<PolicyDocument>('aws_iam_policy_document', /aws_iam_policy_document\.(\w+)\.json/.exec(permissions)![1]!);
         expect(doc.dynamic?.statement).to.deep.equal({
@@ -377,13 +435,20 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
             effect: 'Allow',
             actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
             resources: ['${statement.value}'],
-            condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: ['s3.us-east-1.amazonaws.com'] }],
+            condition: [
+              { test: 'StringEquals', variable: 'kms:ViaService', values: ['s3.us-east-1.amazonaws.com'] },
+              {
+                test: 'StringLike',
+                variable: 'kms:EncryptionContext:aws:s3:arn',
+                values: bucketsOf[id].flatMap((bucket) => [`\${aws_s3_bucket.${bucket}.arn}`, `\${aws_s3_bucket.${bucket}.arn}/*`]),
+              },
+            ],
           },
         });
       });
     }
 
-    it('for an inference profile, allows the profile in this account and the model in every region it routes to', () => {
+    it('for an inference profile, allows the profile in this account, and the model in every region it routes to only through that profile', () => {
       // Arrange
       const synth: SynthConfig = { modelId: 'us.stability.stable-image-control-sketch-v1:0', region: 'us-west-2' };
       // Act
@@ -392,14 +457,24 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       const generatePolicy = json.resource.aws_iam_role_policy?.generate as { policy: string };
       const docId = /aws_iam_policy_document\.(\w+)\.json/.exec(generatePolicy.policy)![1]!;
       const statements = (json.data.aws_iam_policy_document?.[docId] as { statement: Statement[] }).statement;
-      const invoke = statements.find((s) => s.sid === 'InvokeModel');
-      expect(invoke?.resources).to.deep.equal(invokeResourceArns(synth.modelId, synth.region, ACCOUNT_ID));
-      expect(invoke?.resources).to.deep.equal([
-        `arn:aws:bedrock:us-west-2:${ACCOUNT_ID}:inference-profile/us.stability.stable-image-control-sketch-v1:0`,
-        'arn:aws:bedrock:us-east-1::foundation-model/stability.stable-image-control-sketch-v1:0',
-        'arn:aws:bedrock:us-east-2::foundation-model/stability.stable-image-control-sketch-v1:0',
-        'arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-control-sketch-v1:0',
+      const invoking = statements.filter((s) => s.actions.includes('bedrock:InvokeModel'));
+      const profile = `arn:aws:bedrock:us-west-2:${ACCOUNT_ID}:inference-profile/us.stability.stable-image-control-sketch-v1:0`;
+      expect(invoking).to.deep.equal([
+        { sid: 'InvokeModel', effect: 'Allow', actions: ['bedrock:InvokeModel'], resources: [profile] },
+        {
+          sid: 'InvokeModelThroughProfile',
+          effect: 'Allow',
+          actions: ['bedrock:InvokeModel'],
+          resources: [
+            'arn:aws:bedrock:us-east-1::foundation-model/stability.stable-image-control-sketch-v1:0',
+            'arn:aws:bedrock:us-east-2::foundation-model/stability.stable-image-control-sketch-v1:0',
+            'arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-control-sketch-v1:0',
+          ],
+          condition: [{ test: 'StringEquals', variable: 'bedrock:InferenceProfileArn', values: [profile] }],
+        },
       ]);
+      // Together exactly the catalogue's ARNs.
+      expect(invoking.flatMap((s) => s.resources)).to.deep.equal(invokeResourceArns(synth.modelId, synth.region, ACCOUNT_ID));
       expect(json.variable.model_id?.default).to.equal(synth.modelId);
       expect(json.variable.region?.default).to.equal(synth.region);
     });
@@ -423,6 +498,7 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       force_destroy: { type: 'bool', default: true, validated: false },
       kms_key_arn: { type: 'string', default: '', validated: true },
       staging_expiration_days: { type: 'number', default: 7, validated: true },
+      output_noncurrent_version_expiration_days: { type: 'number', default: 30, validated: true },
       generate_reserved_concurrency: { type: 'number', default: 4, validated: true },
       maximum_retry_attempts: { type: 'number', default: 2, validated: true },
       maximum_event_age_s: { type: 'number', default: 3600, validated: true },

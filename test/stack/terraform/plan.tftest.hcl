@@ -42,12 +42,23 @@ run "defaults" {
     error_message = "staged files must expire after 7 days"
   }
   assert {
+    condition     = aws_s3_bucket_versioning.output.versioning_configuration[0].status == "Enabled" && length(aws_s3_bucket_versioning.output.versioning_configuration) == 1
+    error_message = "the output bucket must be versioned"
+  }
+  assert {
+    condition = (
+      one(aws_s3_bucket_lifecycle_configuration.output.rule).noncurrent_version_expiration[0].noncurrent_days == 30 &&
+      one(aws_s3_bucket_lifecycle_configuration.output.rule).abort_incomplete_multipart_upload[0].days_after_initiation == 1
+    )
+    error_message = "replaced results must stay recoverable for 30 days, and unfinished uploads be aborted after a day"
+  }
+  assert {
     condition     = aws_cloudwatch_log_group.prepare.retention_in_days == 30 && aws_cloudwatch_log_group.generate.retention_in_days == 30
     error_message = "logs must be kept 30 days"
   }
   assert {
-    condition     = length(aws_sns_topic.dead_letters) == 0 && length(aws_sns_topic_subscription.dead_letters) == 0
-    error_message = "without alarm_email there must be no topic"
+    condition     = length(aws_sns_topic.dead_letters) == 0 && length(aws_sns_topic_subscription.dead_letters) == 0 && length(aws_kms_key.dead_letters) == 0
+    error_message = "without alarm_email there must be no topic and no topic key"
   }
   assert {
     condition     = aws_cloudwatch_metric_alarm.dead_letters.threshold == 0 && aws_cloudwatch_metric_alarm.dead_letters.comparison_operator == "GreaterThanThreshold"
@@ -69,6 +80,8 @@ run "kms_key_and_alarm_email" {
     staging_expiration_days       = 2
     log_retention_days            = 14
     maximum_retry_attempts        = 0
+
+    output_noncurrent_version_expiration_days = 90
   }
 
   assert {
@@ -100,6 +113,24 @@ run "kms_key_and_alarm_email" {
     error_message = "alarm_email must create the topic and an e-mail subscription"
   }
   assert {
+    condition     = length(aws_kms_key.dead_letters) == 1 && aws_kms_key.dead_letters[0].enable_key_rotation && aws_kms_key.dead_letters[0].deletion_window_in_days == 7
+    error_message = "alarm_email must create a rotated key for the topic"
+  }
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.dead_letters_topic_key_policy.statement :
+      s.sid != "CloudWatchAlarmsPublish" || (
+        toset(s.actions) == toset(["kms:Decrypt", "kms:GenerateDataKey*"]) &&
+        toset(flatten([for p in s.principals : p.identifiers])) == toset(["cloudwatch.amazonaws.com"])
+      )
+    ])
+    error_message = "CloudWatch must be allowed to use the topic key, and only for encrypting alarm messages"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_lifecycle_configuration.output.rule).noncurrent_version_expiration[0].noncurrent_days == 90
+    error_message = "output_noncurrent_version_expiration_days must be applied"
+  }
+  assert {
     condition     = aws_s3_bucket_lifecycle_configuration.staging.rule[0].expiration[0].days == 2 && aws_cloudwatch_log_group.generate.retention_in_days == 14
     error_message = "staging_expiration_days and log_retention_days must be applied"
   }
@@ -123,6 +154,8 @@ run "rejects_bad_values" {
     generate_timeout_s            = 1000
     name_prefix                   = "Bad_Prefix"
     default_count                 = 6
+
+    output_noncurrent_version_expiration_days = 0
   }
 
   expect_failures = [
@@ -136,5 +169,6 @@ run "rejects_bad_values" {
     var.generate_timeout_s,
     var.name_prefix,
     var.default_count,
+    var.output_noncurrent_version_expiration_days,
   ]
 }
