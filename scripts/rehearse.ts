@@ -7,16 +7,17 @@
  *    file pointing the provider at moto (dummy credentials, path-style S3) and
  *    the state into the copy: the stack users deploy is not changed,
  * 3. `terraform init` (from the offline provider mirror) and `terraform apply`,
- * 4. checks through the AWS SDK what was created (buckets, notifications,
- *    functions, permissions, async-invoke configs, queue, alarm), and that a
- *    second plan finds nothing to change,
+ * 4. checks through the AWS SDK what was created (buckets, their versioning and
+ *    lifecycle rules, notifications, functions, permissions, async-invoke
+ *    configs, queue, alarm), the roles' policies as the emulator returned them to
+ *    Terraform, and that a second plan finds nothing to change,
  * 5. `terraform destroy`, and checks that nothing is left,
  * and always stops moto by its PID.
  *
  * Moto cannot run the functions (that needs Docker); `npm start` runs them locally.
  * The apply takes about a minute, most of it the provider's own wait for the
- * staging bucket's lifecycle configuration to read back the same ten times in a
- * row (it does that against AWS too).
+ * staging and output buckets' lifecycle configurations to read back the same ten
+ * times in a row (it does that against AWS too).
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
@@ -34,6 +35,7 @@ import {
   GetBucketNotificationConfigurationCommand,
   GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
+  GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   ListBucketsCommand,
   S3Client,
@@ -257,6 +259,20 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Pro
     const { Rules } = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: buckets.staging }));
     expectEqual(Rules?.map((rule) => [rule.Status, rule.Expiration?.Days]), [['Enabled', 7]], 'the rules');
   });
+  await checks.run('only the output bucket is versioned', async () => {
+    for (const [id, Bucket] of Object.entries(buckets)) {
+      const { Status } = await s3.send(new GetBucketVersioningCommand({ Bucket }));
+      expectEqual(Status, id === 'output' ? 'Enabled' : undefined, `the ${id} bucket's versioning`);
+    }
+  });
+  await checks.run('output versions replaced or deleted expire after 30 days; unfinished uploads after 1', async () => {
+    const { Rules } = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: buckets.output }));
+    expectEqual(
+      Rules?.map((rule) => [rule.Status, rule.NoncurrentVersionExpiration?.NoncurrentDays, rule.Expiration?.ExpiredObjectDeleteMarker, rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation]),
+      [['Enabled', 30, true, 1]],
+      'the rules (status, noncurrent days, expired delete markers, multipart days)',
+    );
+  });
 
   const triggers = [
     { id: 'input', target: out.prepare_function_name, filters: [] as { Name: string; Value: string }[] },
@@ -364,6 +380,66 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Pro
   });
 };
 
+interface PolicyStatement {
+  readonly Sid?: string;
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: string | string[];
+  readonly Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+/** The two roles' inline policies as the emulator returned them to Terraform (`terraform show -json`). */
+const readRolePolicies = async (workdir: Workdir): Promise<Record<string, PolicyStatement[]>> => {
+  const { stdout } = await workdir.terraform(['show', '-json', '-no-color']);
+  const state = JSON.parse(stdout) as { values?: { root_module?: { resources?: { address: string; values: { policy?: string } }[] } } };
+  const policies: Record<string, PolicyStatement[]> = {};
+  for (const resource of state.values?.root_module?.resources ?? []) {
+    const role = /^aws_iam_role_policy\.(\w+)$/.exec(resource.address)?.[1];
+    if (role) policies[role] = (JSON.parse(resource.values.policy ?? '{}') as { Statement?: PolicyStatement[] }).Statement ?? [];
+  }
+  return policies;
+};
+
+const bySid = <T>(entries: [string, T][]): Record<string, T> => Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** Sid → [actions, resources] of the Allow statements named, everything sorted, for comparing whatever the order IAM returned. */
+const grantsOf = (statements: readonly PolicyStatement[], sids: readonly string[]): Record<string, [string[], string[]]> =>
+  bySid(
+    statements
+      .filter((statement) => statement.Effect === 'Allow' && sids.includes(statement.Sid ?? ''))
+      .map((statement): [string, [string[], string[]]] => [statement.Sid ?? '', [[statement.Action].flat().sort(), [statement.Resource].flat().sort()]]),
+  );
+
+/** The S3 grants the layout needs: prepare writes jobs/ only; generate keeps its records outside jobs/ and replaces results. */
+const checkRolePolicies = async (checks: Checks, workdir: Workdir, out: Outputs): Promise<void> => {
+  let policies: Record<string, PolicyStatement[]> = {};
+  await checks.run('the emulator holds an inline policy for each role', async () => {
+    policies = await readRolePolicies(workdir);
+    expectEqual(Object.keys(policies).sort(), ['generate', 'prepare'], 'the role policies');
+  });
+  const staging = `arn:aws:s3:::${out.staging_bucket_name}`;
+  const output = `arn:aws:s3:::${out.output_bucket_name}`;
+  await checks.run('prepare may write only under jobs/ in the staging bucket', () => {
+    expectEqual(grantsOf(policies.prepare ?? [], ['WriteJobs']), { WriteJobs: [['s3:PutObject'], [`${staging}/jobs/*`]] }, "prepare's staging grant");
+  });
+  await checks.run('generate reads jobs/, keeps claims/ and outcomes/, lists the staging bucket, and writes, replaces and lists results', () => {
+    const sids = ['ReadJobs', 'ClaimRequests', 'RecordOutcomes', 'TellMissingRecords', 'WriteResults', 'ReplaceEarlierResults', 'ListResults'];
+    expectEqual(
+      grantsOf(policies.generate ?? [], sids),
+      bySid<[string[], string[]]>(Object.entries({
+        ReadJobs: [['s3:GetObject'], [`${staging}/jobs/*`]],
+        ClaimRequests: [['s3:GetObject', 's3:PutObject'], [`${staging}/claims/*`]],
+        RecordOutcomes: [['s3:GetObject', 's3:PutObject'], [`${staging}/outcomes/*`]],
+        TellMissingRecords: [['s3:ListBucket'], [staging]],
+        WriteResults: [['s3:PutObject'], [`${output}/*`]],
+        ReplaceEarlierResults: [['s3:DeleteObject'], [`${output}/*`]],
+        ListResults: [['s3:ListBucket'], [output]],
+      })),
+      "generate's S3 grants",
+    );
+  });
+};
+
 /** After `terraform destroy`: nothing of the stack may be left in the emulator. */
 const checkNothingLeft = async (checks: Checks, clients: Clients, out: Outputs): Promise<void> => {
   const { s3, lambda, sqs, cloudwatch } = clients;
@@ -441,6 +517,7 @@ export const rehearse = async (options: RehearsalOptions = {}): Promise<Rehearsa
     const clients = clientsFor(moto.url);
     const outputs = await readOutputs(workdir);
     await checkApplied(checks, clients, outputs);
+    await checkRolePolicies(checks, workdir, outputs);
     await checks.run('a second plan finds nothing to change (unchanged code is not redeployed)', async () => {
       const plan = await workdir!.terraform(['plan', '-detailed-exitcode', '-input=false', '-no-color'], { okExitCodes: [0, 2] });
       if (plan.exitCode !== 0) {

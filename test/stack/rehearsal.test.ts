@@ -6,7 +6,7 @@ import { REAL_STACK_DIR } from './helpers.js';
 
 // `npm run rehearse` as a test: apply the synthesized stack to moto_server, check it
 // through the AWS SDK, destroy it, check nothing is left (see scripts/rehearse.ts).
-// About 80 s, most of it the provider waiting on the staging lifecycle configuration.
+// About 80 s, most of it the provider waiting on the buckets' lifecycle configurations.
 
 describe('rehearsal against moto_server (apply, check, destroy)', function () {
   this.timeout(240_000);
@@ -28,6 +28,12 @@ describe('rehearsal against moto_server (apply, check, destroy)', function () {
     expect(report.failures, lines.join('\n')).to.deep.equal([]);
     expect(report.checks).to.include('a second plan finds nothing to change (unchanged code is not redeployed)');
     expect(report.checks.length).to.be.at.least(30);
+    expect(report.checks).to.include.members([
+      'only the output bucket is versioned',
+      'output versions replaced or deleted expire after 30 days; unfinished uploads after 1',
+      'prepare may write only under jobs/ in the staging bucket',
+      'generate reads jobs/, keeps claims/ and outcomes/, lists the staging bucket, and writes, replaces and lists results',
+    ]);
   });
 
   it('destroys everything it applied and leaves nothing behind', () => {
