@@ -19,6 +19,7 @@ import { createDeflate } from 'node:zlib';
 import sharp from 'sharp';
 import type { FailureReason } from '../functions/core/errors';
 import { adapterFor } from '../functions/core/models';
+import { hostileProgressiveJpeg } from '../test/helpers/hostile-jpeg';
 
 /** What an upload must end as: pictures, or error.json with this reason. */
 export type ExpectedOutcome = 'result' | FailureReason;
@@ -276,6 +277,14 @@ const specs = async (options: CorpusOptions): Promise<Spec[]> => {
       bytes: () => decompressionBomb(7745, 7745),
       expected: 'result',
       why: 'a 7 KB PNG of 7745×7745 (59.98 megapixels), just under the limit: decoded within memory and time',
+    },
+    {
+      name: 'many-scans-jpeg',
+      key: 'bad/many-scans.jpg',
+      ext: 'jpg',
+      bytes: () => hostileProgressiveJpeg({ width: 7680, height: 7680, components: 4 }),
+      expected: 'DECODER_LIMIT',
+      why: 'a valid 7680×7680 CMYK progressive JPEG of ~850 KB with 3529 scans (minutes of libjpeg): refused from its marker structure, over MAX_JPEG_SCANS',
     },
     {
       name: 'over-50mb',
