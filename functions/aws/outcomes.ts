@@ -69,7 +69,14 @@ export const publishOutcome = async (plan: PlannedOutcome, request: PublishReque
     // Another writer changed the record between our read and write: judge again.
     if (eTag === undefined) continue;
 
-    await replaceFolder(plan, request.outputBucket);
+    try {
+      await replaceFolder(plan, request.outputBucket);
+    } catch (error) {
+      // Give the folder back at once, so the retry of this delivery need not wait for the lease to run out.
+      const released: Publication = { ...holding, leaseUntil: new Date(0).toISOString(), updatedAt: new Date().toISOString() };
+      await writeIf(request.stagingBucket, key, body(released), { ifMatch: eTag }).catch(() => undefined);
+      throw error;
+    }
     const done: Publication = { ...holding, state: PublicationState.PUBLISHED, updatedAt: new Date().toISOString() };
     // Only a holder whose lease ran out can lose this race, and then the folder is the newer holder's to fix.
     await writeIf(request.stagingBucket, key, body(done), { ifMatch: eTag });
