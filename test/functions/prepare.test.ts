@@ -143,7 +143,15 @@ describe('prepare function (built bundle, embedded S3)', function () {
     expect(job.version).to.equal(1);
     expect(job.jobId).to.equal(jobId).and.match(/^[0-9a-f]{32}$/);
     expect(job.modelId).to.equal(TITAN);
-    expect(job.source).to.deep.equal({ bucket: BUCKETS.input, key: 'photos/chelsea.png', eTag: record.s3.object.eTag, size: CHELSEA.bytes.length });
+    expect(job.source).to.deep.equal({
+      bucket: BUCKETS.input,
+      key: 'photos/chelsea.png',
+      eTag: record.s3.object.eTag,
+      size: CHELSEA.bytes.length,
+      // The upload's place in S3's order of events on the key: generate publishes the newest upload's outcome.
+      sequencer: record.s3.object.sequencer,
+    });
+    expect(job.source.sequencer).to.be.a('string').and.not.equal('');
     expect(job.parameters).to.deep.equal({
       prompt: 'a watercolour of a cat',
       negativePrompt: 'blurry',
@@ -399,6 +407,12 @@ describe('prepare function (built bundle, embedded S3)', function () {
     expect(outcome.result).to.deep.equal({ jobs: [] });
     await rig().s3.idle();
     expect(rig().records.slice(from), 'objects written').to.deep.equal([]);
+  });
+
+  it('prepares a key ending in / that has content like any other upload (only an empty one is a folder marker)', async () => {
+    const { job } = await prepareUpload('photos/not-a-marker/', CHELSEA.bytes, { prompt: 'a cat' });
+    expect(job.status, JSON.stringify(job)).to.equal('ready');
+    expect(job.source).to.include({ key: 'photos/not-a-marker/', size: CHELSEA.bytes.length });
   });
 
   it('decodes the event key: "my photo+1.jpg" arrives as my+photo%2B1.jpg', async () => {
