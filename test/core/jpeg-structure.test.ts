@@ -6,7 +6,7 @@ import { hostileProgressiveJpeg, hostileScanCount } from '../helpers/hostile-jpe
 
 /** Noise: entropy-coded data full of 0xFF bytes, so byte stuffing (0xFF 0x00) is exercised. */
 const noisy = (width = 320, height = 240) =>
-  sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } });
+  sharp({ create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } });
 
 const countPairs = (bytes: Uint8Array, second: (byte: number) => boolean): number => {
   let count = 0;
