@@ -329,7 +329,9 @@ export function edgeMask(image: GreyImage, options: EdgeMaskOptions = {}): EdgeM
   // (bin / 8 · 4)². Fixed thresholds need no histogram at all.
   const firstVisibleBin = Math.ceil(EDGE_LOW_FLOOR * BINS_PER_LEVEL);
   const histogramFrom = fixed ? Infinity : (firstVisibleBin * firstVisibleBin) / 4;
-  const ridgeCount = suppressNonMaxima(gradient, ridges, histogram, histogramFrom, width, height);
+  // Automatic thresholds are never below the floor; fixed ones are known now.
+  const from = fixed ? Math.max(1, Math.ceil(16 * fixed.low * fixed.low)) : histogramFrom;
+  const ridgeCount = suppressNonMaxima(gradient, ridges, histogram, histogramFrom, from, width, height);
 
   let low: number;
   let high: number;
@@ -554,16 +556,19 @@ function sobel(smooth: Uint8Array, gradient: Int32Array, width: number, height: 
  * Keeps a pixel only if it is a local maximum across the edge. Strictly
  * greater than the neighbour on one side, at least equal on the other: a
  * symmetric step has a two-pixel plateau, and this keeps exactly one of it,
- * so contours come out one pixel wide. Writes the squared magnitude of each
- * ridge into `ridges` (left zero elsewhere), histograms the magnitudes of
- * the ridges whose square is at least `histogramFrom` for the automatic
- * thresholds and returns the number of ridges.
+ * so contours come out one pixel wide. Looks only at pixels whose square is
+ * at least `from` (at least 1): weaker ones can neither become edges nor
+ * count, and on a noisy picture they are most pixels. Writes the squared
+ * magnitude of each ridge into `ridges` (left zero elsewhere), histograms
+ * the magnitudes of the ridges whose square is at least `histogramFrom` for
+ * the automatic thresholds and returns the number of ridges found.
  */
 function suppressNonMaxima(
   gradient: Int32Array,
   ridges: Int32Array,
   histogram: Uint32Array,
   histogramFrom: number,
+  from: number,
   width: number,
   height: number,
 ): number {
@@ -577,7 +582,8 @@ function suppressNonMaxima(
     for (let x = 0; x < width; x++, i++) {
       const packed = gradient[i]!;
       const squared = packed >> 2;
-      if (squared === 0) continue;
+      // Too faint to ever be an edge or to count: no need to know if it is a ridge.
+      if (squared < from) continue;
       const step = steps[packed & 3]!;
       if (squared > gradient[i - step]! >> 2 && squared >= gradient[i + step]! >> 2) {
         ridges[i] = squared;

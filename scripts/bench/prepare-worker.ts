@@ -14,6 +14,7 @@
  * `sharp.block(...)` and `sharp.cache(false)` to both pipelines: only Buffers
  * can be decoded, and neither pipeline gets libvips' operation cache.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { edgeMask, toGrey } from '../../functions/core/edge-mask';
@@ -26,9 +27,9 @@ export type Variant = 'ours' | 'baseline' | 'idle';
 
 export interface WorkerResult {
   readonly variant: Variant;
-  /** process.resourceUsage().maxRSS after the first run (for idle: after reading the file), in KiB. */
+  /** Peak RSS (see maxRssKb) after the first run (for idle: after reading the file), in KiB. */
   readonly peakAfterFirstKb: number;
-  /** process.resourceUsage().maxRSS after every run, in KiB. */
+  /** Peak RSS (see maxRssKb) after every run, in KiB. */
   readonly peakKb: number;
   /** Wall time of each timed run (after the warm-up), in ms. */
   readonly samples: readonly number[];
@@ -108,7 +109,20 @@ if (!file) throw new RangeError('Expected a picture file as the second argument'
 const warmup = Number(warmupArg);
 const runs = Number(runsArg);
 
-const maxRssKb = (): number => process.resourceUsage().maxRSS;
+/**
+ * The peak RSS of this process so far, in KiB. On Linux, VmHWM: getrusage's
+ * maxRSS (process.resourceUsage) starts a spawned child at its parent's peak,
+ * so a child of a big benchmark process would report the parent's memory.
+ */
+const maxRssKb = (): number => {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]);
+  } catch {
+    // Not Linux: fall back to getrusage.
+  }
+  return process.resourceUsage().maxRSS;
+};
 const bytes = await readFile(file);
 let result: WorkerResult;
 if (variant === 'idle') {
