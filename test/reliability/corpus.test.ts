@@ -79,14 +79,17 @@ describe('reliability: the bad-input corpus through the local pipeline', functio
       if (entry.expected === 'result') {
         expect(outcome.manifest.outcome, entry.name).to.equal('succeeded');
         expect(outcome.keys, entry.name).to.have.members([keys.image(1), keys.edges, keys.manifest]);
+        expect(outcome.manifest.outputs, entry.name).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
       } else {
         expect(outcome.error, entry.name).to.include({ reason: entry.expected, permanent: true });
         expect(outcome.error!.message, entry.name).to.be.a('string').and.not.match(/^\s*$/);
         expect(outcome.error!.source, entry.name).to.include({ key: entry.key });
         expect(outcome.manifest.outcome, entry.name).to.equal('failed');
         expect(outcome.manifest.failure, entry.name).to.include({ reason: entry.expected });
-        expect(outcome.keys, entry.name).to.include.members([keys.error, keys.manifest]);
-        expect(outcome.keys.filter((k) => /\/\d+\.png$/.test(k)), `${entry.name}: no generated pictures`).to.deep.equal([]);
+        // A failed outcome is error.json and the manifest only: no generated pictures, no edge mask.
+        expect(outcome.keys, entry.name).to.have.members([keys.error, keys.manifest]);
+        expect(outcome.manifest.outputs, entry.name).to.deep.equal({ images: [], edges: null, error: keys.error });
+        expect(outcome.error!.stage, entry.name).to.equal('prepare');
       }
     }
   });
@@ -139,6 +142,7 @@ describe('reliability: the bad-input corpus through the local pipeline', functio
     const outcome = await h.pipeline.waitForOutcome(key);
     expect(outcome.error).to.equal(undefined);
     expect(outcome.manifest.outcome).to.equal('succeeded');
-    expect(outcome.keys).to.include('after-corpus/coffee/1.png');
+    expect(outcome.keys).to.include(outputKeys(key).image(1));
+    expect(outputKeys(key).image(1)).to.equal('after-corpus/coffee.png/1.png');
   });
 });

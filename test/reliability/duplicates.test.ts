@@ -2,13 +2,17 @@
  * At-least-once delivery through the whole local pipeline: S3 records
  * delivered again (one after the other, and at once), to prepare and to
  * generate, and the same bytes uploaded again. Exactly one model call and one
- * set of outputs (each output object written once) per upload; a changed
- * upload is processed; a late duplicate of a replaced upload changes nothing.
+ * set of outputs (each output object written once) per upload, and one model
+ * call per request (the same bytes and settings uploaded again read the kept
+ * answer); a changed upload is processed; a late duplicate of a replaced
+ * upload changes nothing.
  */
 import { expect } from 'chai';
 import type { S3EventRecord } from 'aws-lambda';
 import { decodeS3EventKey } from '../../functions/core/event';
-import { outputKeys, outputPrefix } from '../../functions/core/naming';
+import { outputKeys } from '../../functions/core/naming';
+import type { JobResult } from '../../functions/generate/handler';
+import type { InvocationOutcome } from '../../scripts/local/lambda-host';
 import { describeOutcomes, useHarness, type Harness } from './support';
 import './summary';
 import { photo } from '../helpers/photos';
@@ -22,6 +26,9 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
   const writesOf = (h: Harness, key: string): number =>
     h.records.filter((r) => r.s3.bucket.name === h.pipeline.buckets.output && decodeS3EventKey(r.s3.object.key) === key).length;
   const outputsOf = async (h: Harness, key: string): Promise<string[]> => (await h.pipeline.waitForOutcome(key)).keys.slice().sort();
+  /** The per-job results of a generate invocation. */
+  const resultsOf = (outcome: InvocationOutcome): { jobId: string; result: JobResult }[] =>
+    outcome.ok ? (outcome.result as { jobs: { jobId: string; result: JobResult }[] }).jobs : [];
   const oneSet = (key: string): string[] => {
     const keys = outputKeys(key);
     return [keys.image(1), keys.edges, keys.manifest].sort();
@@ -53,10 +60,12 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     await h.pipeline.idle();
 
     expect(h.callsFor(prompt)).to.have.length(1);
+    // Prepare's rerun wrote job.json again (one generate delivery), then the job record itself came again:
+    // each found the finished claim, read the kept answer and this upload's outcome already published.
     const later = h.pipeline.functions.generate!.outcomes.slice(generateFrom);
-    expect(later.map((o) => [o.ok, o.attempt, (o.result as { jobs: string[] }).jobs.length, (o.result as { duplicates: string[] }).duplicates.length])).to.deep.equal([
-      [true, 1, 0, 1],
-      [true, 1, 0, 1],
+    expect(later.map((o) => [o.ok, o.attempt, resultsOf(o).map((job) => job.result)])).to.deep.equal([
+      [true, 1, ['already-published']],
+      [true, 1, ['already-published']],
     ]);
     expect(await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest)).to.deep.equal(manifest);
     expect(await outputsOf(h, key)).to.deep.equal(oneSet(key));
@@ -88,15 +97,17 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     await h.pipeline.idle();
 
     const generate = h.pipeline.functions.generate!;
-    const handled = generate.outcomes.filter((o) => o.ok && (o.result as { jobs: string[] }).jobs.length > 0);
-    const duplicates = generate.outcomes.filter((o) => o.ok && (o.result as { duplicates: string[] }).duplicates.length > 0);
+    const jobId = jobRecord.s3.object.key.split('/')[1]!;
+    const results = generate.outcomes.flatMap(resultsOf).filter((job) => job.jobId === jobId).map((job) => job.result);
     expect(h.callsFor(prompt), describeOutcomes(generate.outcomes)).to.have.length(1);
     expect(generate.outcomes.every((o) => o.ok && o.attempt === 1), describeOutcomes(generate.outcomes)).to.equal(true);
     const jobFileWrites = h.records.slice(from).filter((r) => r.s3.bucket.name === h.pipeline.buckets.staging && r.s3.object.key.endsWith('/job.json')).length;
     expect(jobFileWrites, 'three prepare runs, three job files').to.equal(3);
-    // Every generate delivery of this job after the first found it claimed; at least two ran while it was being handled.
-    expect(handled.filter((o) => (o.result as { jobs: string[] }).jobs.includes(jobRecord.s3.object.key.split('/')[1]!))).to.have.length(1);
-    expect(duplicates.length).to.be.at.least(4);
+    // Five generate deliveries of this job (three job files, two redeliveries): one published it; every other
+    // found it claimed ('duplicate') or, once it was done, already published.
+    expect(results, results.join(', ')).to.have.length(5);
+    expect(results.filter((r) => r === 'published'), results.join(', ')).to.have.length(1);
+    expect(results.filter((r) => r !== 'published').every((r) => r === 'duplicate' || r === 'already-published'), results.join(', ')).to.equal(true);
     expect(await outputsOf(h, key)).to.deep.equal(oneSet(key));
     for (const output of oneSet(key)) expect(writesOf(h, output), output).to.equal(1);
   });
@@ -112,8 +123,15 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
 
     expect(second.eTag).to.equal(first.eTag);
     expect(h.callsFor(prompt)).to.have.length(1);
-    expect(await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest)).to.deep.equal(manifest);
-    for (const output of oneSet(key)) expect(writesOf(h, output), output).to.equal(1);
+    // The newer upload is what the folder shows now, published from the kept answer: the same pictures, unpaid.
+    const republished = await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest);
+    expect(republished.source.sequencer).to.equal(second.upload.s3.object.sequencer).and.not.equal(manifest.source.sequencer);
+    expect(republished.outputs).to.deep.equal(manifest.outputs);
+    expect(republished.parameters).to.deep.equal(manifest.parameters);
+    expect(republished.calls.map((c: { kept: boolean }) => c.kept)).to.deep.equal([true]);
+    expect(await outputsOf(h, key)).to.deep.equal(oneSet(key));
+    // One set of outputs per upload: each object written once for each of the two.
+    for (const output of oneSet(key)) expect(writesOf(h, output), output).to.equal(2);
   });
 
   it('a changed upload under the same key is processed, and so are the same bytes with a new prompt', async () => {
@@ -134,7 +152,7 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     expect(await outputsOf(h, key)).to.deep.equal(oneSet(key));
   });
 
-  it('a late duplicate of a replaced upload changes nothing: prepare sees the ETag moved on and stops', async () => {
+  it('a late duplicate of a replaced upload changes nothing: prepare sees the ETag moved on and stops, generate finds it superseded', async () => {
     const h = harness();
     const key = 'dup/late.png';
     const prompt = 'a pencil sketch (late duplicate)';
@@ -142,15 +160,23 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     await uploadAndSettle(key, photo('astronaut.png'), prompt);
     const manifest = await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest);
     const prepareFrom = h.pipeline.functions.prepare!.outcomes.length;
+    const generateFrom = h.pipeline.functions.generate!.outcomes.length;
+    const outputsFrom = h.records.length;
 
     h.redeliver('prepare', old.upload);
+    await h.pipeline.idle();
+    h.redeliver('generate', old.job);
     await h.pipeline.idle();
 
     expect(h.callsFor(prompt)).to.have.length(2);
     const late = h.pipeline.functions.prepare!.outcomes.slice(prepareFrom);
     expect(late.map((o) => [o.ok, o.attempt, (o.result as { jobs: unknown[] }).jobs.length])).to.deep.equal([[true, 1, 0]]);
+    const lateJob = h.pipeline.functions.generate!.outcomes.slice(generateFrom);
+    expect(lateJob.map((o) => [o.ok, o.attempt, resultsOf(o).map((job) => job.result)])).to.deep.equal([[true, 1, ['superseded']]]);
     expect(await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest)).to.deep.equal(manifest);
-    expect(outputPrefix(key)).to.equal('dup/late');
+    expect(manifest.source.eTag).to.not.equal(old.eTag);
+    expect(h.records.slice(outputsFrom).filter((r) => r.s3.bucket.name === h.pipeline.buckets.output), 'output objects written').to.deep.equal([]);
+    expect(outputKeys(key).folder).to.equal('dup/late.png/');
   });
 
   it('nothing was retried or dead-lettered, and no request was billed twice', () => {

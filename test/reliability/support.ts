@@ -3,7 +3,7 @@
  * wiring from the synthesized stack, the Bedrock stand-in) plus a record of
  * every upload, so each file can count at the end what became of them.
  */
-import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decodeS3EventKey } from '../../functions/core/event';
-import { outputKeys } from '../../functions/core/naming';
+import { outputFolder, outputKeys } from '../../functions/core/naming';
 import { readGenerateConfig } from '../../functions/generate/config';
 import { ROOT } from '../../scripts/build-functions';
 import type { RecordedCall } from '../../scripts/local/bedrock-standin';
@@ -50,6 +50,10 @@ export interface Harness {
   /** Calls whose prompt (Titan/Nova text, Stability prompt) is `prompt`. */
   callsFor(prompt: string): RecordedCall[];
   getJson(bucket: string, key: string): Promise<any | undefined>;
+  /** Every key under `prefix` of `bucket`, sorted. */
+  list(bucket: string, prefix: string): Promise<string[]>;
+  /** The files of the output folder of input key `key` (outputFolder(key)), sorted: not those of folders nested in it. */
+  outputsOf(key: string): Promise<string[]>;
   /** Counts what became of every upload and adds it to the run's summary. */
   tally(section: string): Promise<void>;
   close(): Promise<void>;
@@ -107,6 +111,17 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     }
   };
 
+  const list = async (bucket: string, prefix: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await pipeline.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+  };
+
   const deadLetters = (): DeadLetter[] =>
     existsSync(pipeline.deadLetterFile)
       ? readFileSync(pipeline.deadLetterFile, 'utf8')
@@ -150,6 +165,11 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     generateConfig: () => readGenerateConfig(pipeline.wiring.functions.generate!.environment),
     callsFor: (prompt) => (pipeline.standIn?.calls ?? []).filter((call) => promptOf(call) === prompt),
     getJson,
+    list,
+    async outputsOf(key) {
+      const folder = outputFolder(key);
+      return (await list(pipeline.buckets.output, folder)).filter((k) => !k.slice(folder.length).includes('/'));
+    },
     async tally(section) {
       await pipeline.idle();
       // Which input keys each dead letter stands for: prepare's event names the upload, generate's the job file.
