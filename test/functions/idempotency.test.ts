@@ -89,6 +89,26 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     for (const output of [keys.image(1), keys.edges, keys.manifest]) expect(writesSince(from, output), output).to.equal(1);
   });
 
+  it('the same job event delivered again, several times at once, after its outcome was published: no model call, and no delivery fails', async () => {
+    const key = 'dup/late-together.png';
+    const staged = await stageJob(rig(), prepare, key, photo('coffee.png'));
+    const first = await generate.invoke(eventOf(staged.jobRecord));
+    expect(resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
+    const manifest = await manifestOf(key);
+    const before = rig().standIn.calls.length;
+
+    // Warm environments first, so that the deliveries below really run at the same time.
+    await Promise.all([1, 2, 3, 4].map(() => generate.invoke(eventOf(staged.jobRecord))));
+    const outcomes = await Promise.all([1, 2, 3, 4].map(() => generate.invoke(eventOf(staged.jobRecord))));
+
+    // A duplicate is not an error: failing it would only make Lambda deliver it again.
+    expect(outcomes.map((o) => o.ok), outcomes.map(describeOutcome).join('; ')).to.deep.equal([true, true, true, true]);
+    const results = outcomes.flatMap(resultsOf);
+    expect(results.every((r) => r === 'duplicate' || r === 'already-published'), results.join(', ')).to.equal(true);
+    expect(callsSince(before)).to.have.length(0);
+    expect(await manifestOf(key)).to.deep.equal(manifest);
+  });
+
   it('the same bytes uploaded again to the same key with the same settings: recognised, not billed again', async () => {
     const key = 'again/rocket.jpg';
     const first = await stageJob(rig(), prepare, key, photo('rocket.jpg'), { prompt: 'a rocket' });
