@@ -17,6 +17,7 @@ import { ROOT } from '../../scripts/build-functions';
 import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from '../../scripts/local/pipeline';
 import { createHash } from 'node:crypto';
 import { adapterFor } from '../../functions/core/models';
+import { outputKeys } from '../../functions/core/naming';
 import { PHOTOS_DIR } from '../helpers/photos';
 
 const PHOTOS = PHOTOS_DIR;
@@ -65,15 +66,17 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
       await pipeline.upload(key, bytes, { prompt: 'a tiger as a hand drawn sketch' });
       const outcome = await pipeline.waitForOutcome(key);
 
-      const stem = `photos/${file.replace(/\.[^.]+$/, '')}`;
+      const keys = outputKeys(key);
+      expect(keys.folder, 'the whole key, extension included').to.equal(`photos/${file}/`);
       expect(outcome.error).to.equal(undefined);
-      expect(outcome.keys).to.have.members([`${stem}/1.png`, `${stem}/edges.png`, `${stem}/manifest.json`]);
+      expect(outcome.keys).to.have.members([keys.image(1), keys.edges, keys.manifest]);
       const expected = nearestSize(source, TITAN_SIZES);
-      const image = await sharp(await readOutput(pipeline, `${stem}/1.png`)).metadata();
+      const image = await sharp(await readOutput(pipeline, keys.image(1))).metadata();
       expect({ width: image.width, height: image.height }).to.deep.equal(expected);
-      const edges = await sharp(await readOutput(pipeline, `${stem}/edges.png`)).metadata();
+      const edges = await sharp(await readOutput(pipeline, keys.edges)).metadata();
       expect([edges.width, edges.height, edges.channels]).to.deep.equal([expected.width, expected.height, 1]);
       expect(outcome.manifest.outcome).to.equal('succeeded');
+      expect(outcome.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
       expect(outcome.manifest.source).to.include({ bucket: pipeline.buckets.input, key });
       expect(outcome.manifest.prompt).to.equal('a tiger as a hand drawn sketch');
       expect(outcome.manifest.sizes.conditioning).to.deep.equal(expected);
@@ -122,13 +125,13 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
     await pipeline.upload('good/second.jpg', await readFile(join(PHOTOS, 'rocket.jpg')), { prompt: 'a rocket as a sketch' });
     const next = await pipeline.waitForOutcome('good/second.jpg');
 
-    expect(bad.error).to.include({ reason: 'UNSUPPORTED_FORMAT', permanent: true });
+    expect(bad.error).to.include({ reason: 'UNSUPPORTED_FORMAT', permanent: true, stage: 'prepare' });
     expect(bad.error!.message).to.equal('Expected one of: jpeg, png, webp for s3://icp-input-local/bad/notes.jpg but received data of no known image format');
     expect(bad.manifest.outcome).to.equal('failed');
-    expect(bad.keys).to.have.members(['bad/notes/error.json', 'bad/notes/manifest.json']);
+    expect(bad.keys).to.have.members(['bad/notes.jpg/error.json', 'bad/notes.jpg/manifest.json']);
     expect(next.manifest.outcome).to.equal('succeeded');
     const first = await pipeline.waitForOutcome('good/first.png');
-    expect(first.keys).to.include('good/first/1.png');
+    expect(first.keys).to.include(outputKeys('good/first.png').image(1));
     await pipeline.idle();
     expect(existsSync(pipeline.deadLetterFile), 'nothing went to the dead-letter file').to.equal(false);
   });
@@ -140,7 +143,7 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
     await pipeline.upload(key, await readFile(join(PHOTOS, 'chelsea.png')), { prompt: `=?UTF-8?B?${Buffer.from(prompt).toString('base64')}?=` });
     const outcome = await pipeline.waitForOutcome(key);
 
-    expect(outcome.keys).to.include('my photos/tiger + friends ü/1.png');
+    expect(outcome.keys).to.include('my photos/tiger + friends ü.png/1.png');
     expect(outcome.manifest.prompt).to.equal(prompt);
     expect(outcome.manifest.source.key).to.equal(key);
   });
@@ -160,7 +163,7 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
     expect(outcome.error).to.equal(undefined);
     expect(outcome.manifest.prompt).to.equal('a rocket as a hand drawn sketch');
     expect(outcome.manifest.parameters.count).to.equal(2);
-    expect(outcome.keys).to.include.members(['cli/cli upload/1.png', 'cli/cli upload/2.png']);
+    expect(outcome.keys).to.include.members(['cli/cli upload.jpg/1.png', 'cli/cli upload.jpg/2.png']);
   });
 });
 
@@ -191,7 +194,7 @@ describe('local pipeline, end to end, with the default model (Control Sketch fed
       family: 'stability',
       unusedParameters: ['control-mode', 'quality'],
     });
-    const edges = await readOutput(pipeline, 'sketch/chelsea/edges.png');
+    const edges = await readOutput(pipeline, outputKeys(key).edges);
     const sent = pipeline.standIn!.calls.at(-1)!.body as { image: { sha256: string; channels: number } };
     expect(sent.image.sha256).to.equal(createHash('sha256').update(edges).digest('hex'));
     expect(sent.image.channels).to.equal(1);
@@ -208,7 +211,7 @@ describe('local pipeline, end to end, with the default model (Control Sketch fed
     expect(size.width % 64).to.equal(0);
     expect(size.height % 64).to.equal(0);
     expect(size.width * size.height).to.be.within(0.8 * 1_048_576, 1.2 * 1_048_576);
-    const image = await sharp(await readOutput(pipeline, 'sketch/large/1.png')).metadata();
+    const image = await sharp(await readOutput(pipeline, outputKeys(key).image(1))).metadata();
     expect({ width: image.width, height: image.height }).to.deep.equal(size);
     const prepare = pipeline.functions.prepare!.outcomes.map((o) => o.maxRssMb);
     console.log(`      prepare peak memory on 5120×2880 (Control Sketch sizing): ${Math.max(...prepare)} MB`);

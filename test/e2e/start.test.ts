@@ -4,9 +4,14 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { outputKeys } from '../../functions/core/naming';
 import { ROOT } from '../../scripts/build-functions';
+import { localPathInside } from '../../scripts/local/local-path';
+
+/** Where the runner copies the manifest of the default photo's folder (original.jpg/) under `out`. */
+const manifestIn = (out: string): string => localPathInside(out, outputKeys('original.jpg').manifest);
 
 const run = (args: string[]) =>
   promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local', 'run.ts'), ...args], { cwd: ROOT, timeout: 60_000 });
@@ -28,7 +33,9 @@ describe('npm start (scripts/local/run.ts)', function () {
     expect(image, stdout).to.be.a('string');
     expect(manifest, stdout).to.be.a('string');
     expect(existsSync(join(ROOT, image!)) || existsSync(image!), image).to.equal(true);
-    const written = JSON.parse(await readFile(join(out, 'original', 'manifest.json'), 'utf8'));
+    expect(manifestIn(out)).to.equal(join(out, 'original.jpg', 'manifest.json'));
+    expect(manifest, "the printed path (relative to the runner's working directory)").to.equal(relative(ROOT, manifestIn(out)) || manifestIn(out));
+    const written = JSON.parse(await readFile(manifestIn(out), 'utf8'));
     expect(written.outcome).to.equal('succeeded');
     expect(written.prompt).to.equal('a tiger as a hand drawn sketch');
     expect(stdout).to.include('local Bedrock stand-in: no model was called');
@@ -56,7 +63,7 @@ describe('npm start (scripts/local/run.ts)', function () {
       const { stdout } = await run(['--out', out, '--model', model, ...(retired ? ['--answer-retired'] : [])]);
 
       expect(stdout).to.include(`1 image(s) from ${model}`);
-      const manifest = JSON.parse(await readFile(join(out, 'original', 'manifest.json'), 'utf8'));
+      const manifest = JSON.parse(await readFile(manifestIn(out), 'utf8'));
       expect(manifest.model.id).to.equal(model);
       expect(manifest.outcome).to.equal('succeeded');
     });
