@@ -1,6 +1,7 @@
 import { invalidParameterMessage } from './is';
 import { adapterFor } from './models';
 import type { ModelAdapter } from './models/adapter';
+import { IntegerSettings } from './settings';
 
 /** A deploy-time setting is wrong: the function cannot start, so nothing is processed until it is fixed. */
 export class ConfigError extends Error {
@@ -32,6 +33,11 @@ export const envReader = (env: Env) => {
       } catch (error) {
         throw new ConfigError((error as Error).message);
       }
+    },
+    /** An integer setting of settings.ts, by its variable name, with its range and default. */
+    setting(name: keyof typeof IntegerSettings): number {
+      const { min, max, default: fallback } = IntegerSettings[name];
+      return this.integer(name, min, max, fallback);
     },
     integer(name: string, min: number, max: number, fallback?: number): number {
       const raw = env[name];

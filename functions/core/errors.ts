@@ -50,6 +50,11 @@ export const FailureReason = {
   MODEL_ERROR: { cause: Cause.MODEL, permanent: true },
   /** The job used up its model-call budget (MAX_MODEL_CALLS_PER_JOB) across retries. */
   CALL_BUDGET_EXHAUSTED: { cause: Cause.SERVICE, permanent: true },
+  /**
+   * A transient failure outlasted every receive of the queue message (MAX_RECEIVE_COUNT): the
+   * message is in the dead-letter queue, and redriving it after a fix tries again.
+   */
+  RETRIES_EXHAUSTED: { cause: Cause.SERVICE, permanent: true },
   /** Throttled by Bedrock or S3; retrying later helps. */
   THROTTLED: { cause: Cause.SERVICE, permanent: false },
   /** A 5xx, a timeout or a dropped connection; retrying later helps. */
@@ -88,6 +93,9 @@ export interface FailureReport {
   reason: FailureReason;
   message: string;
   permanent: boolean;
+  /** RETRIES_EXHAUSTED: how many receives were tried, and what the last one failed with. */
+  attempts?: number;
+  lastError?: string;
 }
 
 export const toFailureReport = (error: PipelineError): FailureReport => ({
@@ -95,3 +103,18 @@ export const toFailureReport = (error: PipelineError): FailureReport => ({
   message: error.message,
   permanent: error.permanent,
 });
+
+/**
+ * The report for a job whose last receive failed transiently: what the user finds instead of
+ * nothing while the message waits in the dead-letter queue.
+ */
+export const exhaustedReport = (error: unknown, attempts: number): FailureReport => {
+  const lastError = error instanceof PipelineError ? `${error.reason}: ${error.message}` : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    reason: 'RETRIES_EXHAUSTED',
+    message: `Gave up after ${attempts} attempts (MAX_RECEIVE_COUNT); the last one failed with ${lastError}. The message is in the dead-letter queue: redriving it after the cause is fixed tries again.`,
+    permanent: true,
+    attempts,
+    lastError,
+  };
+};

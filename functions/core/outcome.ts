@@ -35,6 +35,8 @@ export interface CallResult {
   readonly failure?: FailureReport;
   /** Read from an answer kept by an earlier invocation: not paid for again. */
   readonly kept: boolean;
+  /** InvokeModel attempts this call cost in this invocation (0 when kept). */
+  readonly attempts: number;
   readonly ms: number;
 }
 

@@ -65,3 +65,17 @@ export const Queueing = {
   /** Lambda's floor for an event source mapping's maximum concurrency. */
   MIN_MAXIMUM_CONCURRENCY: 2,
 } as const;
+
+/** CloudWatch metrics the functions emit (embedded metric format) and the stack's alarms and dashboard read. */
+export const Metrics = {
+  NAMESPACE: 'ImageConditioningPipeline',
+  /** InvokeModel attempts, each a possibly paid generation. Dimension service=generate. */
+  MODEL_CALLS: 'ModelCalls',
+  IMAGES_GENERATED: 'ImagesGenerated',
+  /** Outcomes published, with the dimension outcome (succeeded, partial, failed). */
+  OUTCOMES: 'Outcomes',
+  /** Failed outcomes, with the dimension reason. */
+  FAILURES: 'Failures',
+  UPLOADS_PREPARED: 'UploadsPrepared',
+  UPLOADS_REJECTED: 'UploadsRejected',
+} as const;

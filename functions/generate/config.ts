@@ -1,28 +1,24 @@
 import { envReader } from '../core/env';
+import { Env } from '../core/settings';
 
-/** Everything generate reads from its environment, checked once at cold start. */
+/** Everything generate reads from its environment, checked once at cold start (ranges and defaults: core/settings.ts). */
 export const readGenerateConfig = (env: NodeJS.ProcessEnv) => {
   const vars = envReader(env);
   const { modelId, adapter } = vars.model();
   return Object.freeze({
-    outputBucket: vars.string('OUTPUT_BUCKET'),
+    outputBucket: vars.string(Env.OUTPUT_BUCKET),
     modelId,
     adapter,
-    /**
-     * Per-attempt HTTP timeout for InvokeModel; below the function timeout so a
-     * hung call fails inside the invocation and can be retried.
-     * @default 120000
-     */
-    requestTimeoutMs: vars.integer('REQUEST_TIMEOUT_MS', 1000, 900_000, 120_000),
-    /** Model calls in flight at once for one job (count > 1 on one-image models). @default 2 */
-    callConcurrency: vars.integer('CALL_CONCURRENCY', 1, 5, 2),
-    /** HTTP attempts per InvokeModel call, the SDK's retries included. @default 3 */
-    modelMaxAttempts: vars.integer('MODEL_MAX_ATTEMPTS', 1, 10, 3),
-    /**
-     * InvokeModel attempts one upload may cost across SDK and Lambda retries;
-     * each attempt is a paid generation. @default 15 (five images × three attempts)
-     */
-    maxModelCallsPerJob: vars.integer('MAX_MODEL_CALLS_PER_JOB', 1, 100, 15),
+    /** Per-attempt HTTP timeout for InvokeModel, below the function timeout so a hung call fails inside the invocation. */
+    requestTimeoutMs: vars.setting('REQUEST_TIMEOUT_MS'),
+    /** HTTP attempts per InvokeModel call, the SDK's retries included. */
+    modelMaxAttempts: vars.setting('MODEL_MAX_ATTEMPTS'),
+    /** InvokeModel attempts one upload may cost across all retries; each attempt is a paid generation. */
+    maxModelCallsPerJob: vars.setting('MAX_MODEL_CALLS_PER_JOB'),
+    /** The shortest time a model call occupies this execution: what makes the spend ceiling hold. */
+    minModelCallMs: vars.setting('MIN_MODEL_CALL_MS'),
+    /** The queue's receives before the dead-letter queue: the last one publishes the failure. */
+    maxReceiveCount: vars.setting('MAX_RECEIVE_COUNT'),
   });
 };
 

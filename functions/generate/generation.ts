@@ -1,9 +1,8 @@
-import type { Bedrock } from '../aws/bedrock';
-import { InvokeFailed } from '../aws/bedrock';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvokeFailed, type Bedrock } from '../aws/bedrock';
 import type { HeldClaim } from '../aws/claims';
 import { readObject } from '../aws/s3';
 import { CallBudget, keptAnswerStands, type KeptAnswer } from '../core/claim';
-import { mapLimit } from '../core/concurrency';
 import { PipelineError, toFailureReport } from '../core/errors';
 import { stagingKeys, type ReadyJob } from '../core/job';
 import { ConditioningInput, type GeneratedImages, type ModelCall } from '../core/models/adapter';
@@ -47,15 +46,16 @@ export const generate = async (
 
   const callOnce = async (call: ModelCall, index: number): Promise<CallResult> => {
     const kept = claim.mayHaveKeptAnswers ? await claim.keptAnswer(index) : undefined;
-    if (kept && keptAnswerStands(kept, sequencer)) return resultOf(call, kept, true, 0);
+    if (kept && keptAnswerStands(kept, sequencer)) return resultOf(call, kept, { kept: true, attempts: 0, ms: 0 });
     const callStarted = performance.now();
     try {
       budget.reserve();
     } catch (error) {
       // Nothing was paid, so nothing is kept: a later upload may try again.
-      return resultOf(call, { generated: NOTHING, failure: toFailureReport(error as PipelineError), sequencer }, false, 0);
+      return resultOf(call, { generated: NOTHING, failure: toFailureReport(error as PipelineError), sequencer }, { kept: false, attempts: 0, ms: 0 });
     }
     await claim.meter(budget.committed);
+    const spentBefore = budget.committed - config.modelMaxAttempts;
     let answer: KeptAnswer;
     try {
       const invocation = await bedrock.invoke(config.modelId, call.body, deadline);
@@ -69,11 +69,16 @@ export const generate = async (
       answer = { generated: { images: [], blocked }, failure: toFailureReport(failure), sequencer };
     }
     await claim.keep(index, answer);
-    return resultOf(call, answer, false, Math.round(performance.now() - callStarted));
+    const ms = performance.now() - callStarted;
+    // Pacing: no execution starts calls faster than one per MIN_MODEL_CALL_MS, which bounds calls (and spend) per hour.
+    if (ms < config.minModelCallMs) await sleep(config.minModelCallMs - ms);
+    return resultOf(call, answer, { kept: false, attempts: budget.committed - spentBefore, ms: Math.round(ms) });
   };
 
   try {
-    const results = await mapLimit(calls, config.callConcurrency, callOnce);
+    // One call at a time: the executions of generate are then the calls in flight, capped by the queue's maximum concurrency.
+    const results: CallResult[] = [];
+    for (const [index, call] of calls.entries()) results.push(await callOnce(call, index));
     return {
       modelId: config.modelId,
       family: adapter.family,
@@ -88,13 +93,12 @@ export const generate = async (
   }
 };
 
-const resultOf = (call: ModelCall, kept: KeptAnswer, fromEarlier: boolean, ms: number): CallResult => ({
+const resultOf = (call: ModelCall, kept: KeptAnswer, how: { kept: boolean; attempts: number; ms: number }): CallResult => ({
   seed: call.seed,
   requested: call.images,
   images: kept.generated.images,
   ...(kept.generated.seeds ? { seeds: kept.generated.seeds } : {}),
   blocked: kept.generated.blocked,
   ...(kept.failure ? { failure: kept.failure } : {}),
-  kept: fromEarlier,
-  ms,
+  ...how,
 });

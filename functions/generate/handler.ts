@@ -1,30 +1,30 @@
-import type { Context, S3Event } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createBedrock } from '../aws/bedrock';
 import { acquireClaim, type HeldClaim } from '../aws/claims';
-import { publishOutcome, readPublication } from '../aws/outcomes';
+import { publishOutcome, readPublication, type Published } from '../aws/outcomes';
 import { readIfExists, readObject } from '../aws/s3';
+import { createTelemetry } from '../aws/telemetry';
 import { claimKey, requestFingerprint, Verdict } from '../core/claim';
-import { PipelineError, toFailureReport, type FailureReport } from '../core/errors';
-import { decodeS3Event, type CreatedObject } from '../core/event';
+import { decodeDelivery, type Delivery } from '../core/delivery';
+import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import type { CreatedObject } from '../core/event';
 import { isJobFileKey, parseJob, stagingKeys, type Job } from '../core/job';
 import { outputFolder } from '../core/naming';
-import { planOutcome, type Generation } from '../core/outcome';
+import { planOutcome, type Generation, type PlannedOutcome } from '../core/outcome';
 import { isSuperseded, PublishVerdict } from '../core/publication';
+import { Metrics } from '../core/settings';
 import { readGenerateConfig } from './config';
 import { generate } from './generation';
 
 const config = readGenerateConfig(process.env);
 const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs, maxAttempts: config.modelMaxAttempts });
+const { logger, metrics } = createTelemetry('generate');
+const processor = new BatchProcessor(EventType.SQS);
 
 /** Time kept back at the end of an invocation to publish the outcome. */
 const WRITE_MARGIN_MS = 10_000;
-/** Lease when there is no Lambda context (tests): the longest a function may run. */
-const DEFAULT_LEASE_MS = 900_000;
-
-const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void => {
-  console[level](JSON.stringify({ level, function: 'generate', message, ...fields }));
-};
 
 /** This invocation: who it is (a retry of a crashed attempt keeps the request id) and how long it may hold what it claims. */
 interface Invocation {
@@ -35,12 +35,37 @@ interface Invocation {
 
 export type JobResult = 'published' | 'already-published' | 'superseded' | 'duplicate';
 
+const publish = async (plan: PlannedOutcome, job: Job, stagingBucket: string, fingerprint: string, invocation: Invocation): Promise<Published> =>
+  publishOutcome(plan, {
+    stagingBucket,
+    outputBucket: config.outputBucket,
+    jobId: job.jobId,
+    sequencer: job.source.sequencer,
+    fingerprint,
+    owner: invocation.owner,
+    leaseUntil: invocation.leaseUntil,
+  });
+
+const recordMetrics = (plan: PlannedOutcome, generation: Generation | undefined): void => {
+  const attempts = generation?.calls.reduce((n, call) => n + call.attempts, 0) ?? 0;
+  metrics.addMetric(Metrics.MODEL_CALLS, MetricUnit.Count, attempts);
+  metrics.addMetric(Metrics.IMAGES_GENERATED, MetricUnit.Count, generation?.calls.reduce((n, call) => n + (call.kept ? 0 : call.images.length), 0) ?? 0);
+  const outcome = metrics.singleMetric();
+  outcome.addDimension('outcome', plan.outcome);
+  outcome.addMetric(Metrics.OUTCOMES, MetricUnit.Count, 1);
+  if (plan.failure) {
+    const failure = metrics.singleMetric();
+    failure.addDimension('reason', plan.failure.reason);
+    failure.addMetric(Metrics.FAILURES, MetricUnit.Count, 1);
+  }
+};
+
 /**
  * The story of one job: skip it if a newer upload of its key already owns the
  * output folder; claim the request; make (or read back) its model calls;
  * publish the outcome unless a newer upload got there first; mark the claim done.
- * A transient failure anywhere gives the claim back and throws, so the delivery
- * is retried and finds every paid answer kept.
+ * A transient failure anywhere gives the claim back and throws, so the message
+ * is received again and finds every paid answer kept.
  */
 const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): Promise<JobResult> => {
   const { sequencer, key } = job.source;
@@ -51,14 +76,7 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
   let generation: Generation | undefined;
   let failure: FailureReport | undefined = job.status === 'rejected' ? job.failure : undefined;
   try {
-    const acquired = await acquireClaim({
-      bucket: stagingBucket,
-      key: claimKey(job.jobId, fingerprint),
-      owner: invocation.owner,
-      sequencer,
-      leaseUntil: invocation.leaseUntil,
-      now: new Date(),
-    });
+    const acquired = await acquireClaim({ bucket: stagingBucket, key: claimKey(job.jobId, fingerprint), owner: invocation.owner, sequencer, leaseUntil: invocation.leaseUntil, now: new Date() });
     if (!acquired.acquired) {
       if (acquired.verdict === Verdict.DUPLICATE_RUNNING) return 'duplicate';
       throw new PipelineError('SERVICE_UNAVAILABLE', `An older upload of ${key} with the same bytes and settings is being generated; retrying this newer one after it`);
@@ -78,30 +96,29 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
     const pictures = generation?.calls.some((call) => call.images.length > 0) ?? false;
     const edges = pictures && !failure ? await readIfExists(stagingBucket, stagingKeys(job.jobId).edges) : undefined;
     const plan = planOutcome({ job, generation, failure, now: new Date(), ...(edges ? { edges: edges.bytes } : {}) });
-    const verdict = await publishOutcome(plan, {
-      stagingBucket,
-      outputBucket: config.outputBucket,
-      jobId: job.jobId,
-      sequencer,
-      fingerprint,
-      owner: invocation.owner,
-      leaseUntil: invocation.leaseUntil,
-    });
+    const verdict = await publish(plan, job, stagingBucket, fingerprint, invocation);
     await claim?.done();
-    if (verdict === PublishVerdict.SUPERSEDED || verdict === PublishVerdict.ALREADY_PUBLISHED) return verdict;
-    log(plan.failure ? 'warn' : 'info', `job ${plan.outcome}`, {
-      jobId: job.jobId,
-      key,
-      sequencer,
-      outcome: plan.outcome,
-      ...(plan.failure ? { reason: plan.failure.reason, message: plan.failure.message } : {}),
-      modelCalls: generation?.modelCalls ?? 0,
-    });
+    if (verdict !== PublishVerdict.PUBLISH) return verdict;
+    recordMetrics(plan, generation);
+    logger[plan.failure ? 'warn' : 'info'](`job ${plan.outcome}`, { outcome: plan.outcome, ...(plan.failure ?? {}), modelCalls: generation?.modelCalls ?? 0 });
     return 'published';
   } catch (error) {
     await claim?.release().catch(() => undefined);
     throw error;
   }
+};
+
+/**
+ * The last receive failed too: the message goes to the dead-letter queue, and the upload's folder
+ * says so (error.json with the attempts and the last error) instead of showing nothing. Its own
+ * fingerprint lets a redriven message that succeeds replace it.
+ */
+const reportExhausted = async (job: Job, stagingBucket: string, invocation: Invocation, error: unknown, attempts: number): Promise<void> => {
+  const failure = exhaustedReport(error, attempts);
+  const plan = planOutcome({ job, failure, now: new Date() });
+  const verdict = await publish(plan, job, stagingBucket, `${requestFingerprint(job, config.modelId)}:exhausted`, invocation);
+  if (verdict === PublishVerdict.PUBLISH) recordMetrics(plan, undefined);
+  logger.error('retries exhausted: the message goes to the dead-letter queue', { ...failure, verdict });
 };
 
 const readJob = async (object: CreatedObject): Promise<Job | undefined> => {
@@ -111,31 +128,48 @@ const readJob = async (object: CreatedObject): Promise<Job | undefined> => {
   } catch (error) {
     if (!(error instanceof PipelineError)) throw error;
     // Without a valid job there is no source key to report under; the log is the only place.
-    log('error', 'unreadable job file', { key: object.key, error: String(error) });
+    logger.error('unreadable job file', { jobFile: object.key, error: String(error) });
     return undefined;
   }
 };
 
-export const handler = async (event: S3Event, context?: Context): Promise<{ jobs: { jobId: string; key: string; result: JobResult }[] }> => {
-  const remaining = context?.getRemainingTimeInMillis?.() ?? DEFAULT_LEASE_MS;
-  const invocation: Invocation = {
-    owner: context?.awsRequestId ?? randomUUID(),
-    leaseUntil: new Date(Date.now() + remaining),
-    deadline: context?.getRemainingTimeInMillis ? AbortSignal.timeout(Math.max(1000, remaining - WRITE_MARGIN_MS)) : undefined,
-  };
-  const { objects, skipped } = decodeS3Event(event);
-  for (const record of skipped) log('info', 'skipped record', { ...record });
-  const jobs = [];
-  for (const object of objects) {
-    if (!isJobFileKey(object.key)) {
-      log('warn', 'not a job file; check the staging notification filter', { key: object.key });
-      continue;
-    }
-    const job = await readJob(object);
-    if (!job) continue;
+const handleJobFile = async (object: CreatedObject, delivery: Delivery, invocation: Invocation): Promise<void> => {
+  const job = await readJob(object);
+  if (!job) return;
+  logger.appendKeys({ jobId: job.jobId, key: job.source.key, sequencer: job.source.sequencer });
+  try {
     const result = await runJob(job, object.bucket, invocation);
-    if (result !== 'published') log('info', `job ${result}`, { jobId: job.jobId, key: job.source.key, sequencer: job.source.sequencer });
-    jobs.push({ jobId: job.jobId, key: job.source.key, result });
+    if (result !== 'published') logger.info(`job ${result}`);
+  } catch (error) {
+    logger.warn('job failed transiently', { error: String(error), receiveCount: delivery.receiveCount });
+    if (delivery.lastReceive) await reportExhausted(job, object.bucket, invocation, error, delivery.receiveCount).catch((e: unknown) => logger.error('could not report the exhausted job', { error: String(e) }));
+    throw error;
+  } finally {
+    logger.removeKeys(['jobId', 'key', 'sequencer']);
   }
-  return { jobs };
+};
+
+const handleMessage = async (record: SQSRecord, invocation: Invocation): Promise<void> => {
+  const delivery = decodeDelivery(record, config.maxReceiveCount);
+  for (const skipped of delivery.skipped) logger.info('skipped record', { ...skipped });
+  for (const object of delivery.objects) {
+    if (!isJobFileKey(object.key)) logger.warn('not a job file; check the staging notification filter', { jobFile: object.key });
+    else await handleJobFile(object, delivery, invocation);
+  }
+};
+
+/** One SQS batch of job-file notifications; failed messages are reported back to the queue (partial batch response). */
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  const remaining = context.getRemainingTimeInMillis();
+  const invocation: Invocation = {
+    owner: context.awsRequestId,
+    leaseUntil: new Date(Date.now() + remaining),
+    deadline: AbortSignal.timeout(Math.max(1000, remaining - WRITE_MARGIN_MS)),
+  };
+  try {
+    return await processPartialResponse(event, (record: SQSRecord) => handleMessage(record, invocation), processor, { context });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

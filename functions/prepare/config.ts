@@ -1,6 +1,7 @@
 import { ConfigError, envReader } from '../core/env';
 import { DEFAULT_MAX_JPEG_SCANS } from '../core/jpeg-structure';
 import { parseParameters, type RawParameters } from '../core/params';
+import { Env } from '../core/settings';
 
 /**
  * Everything prepare reads from its environment, checked once at cold start:
@@ -11,12 +12,12 @@ const read = (env: NodeJS.ProcessEnv) => {
   const vars = envReader(env);
   const { modelId, adapter } = vars.model();
   const defaults: RawParameters = {
-    prompt: vars.string('DEFAULT_PROMPT', ''),
-    'negative-prompt': vars.string('DEFAULT_NEGATIVE_PROMPT', ''),
-    'control-mode': vars.string('DEFAULT_CONTROL_MODE', 'CANNY_EDGE'),
-    'control-strength': vars.string('DEFAULT_CONTROL_STRENGTH', '0.7'),
-    count: vars.string('DEFAULT_COUNT', '1'),
-    quality: vars.string('DEFAULT_QUALITY', 'standard'),
+    prompt: vars.string(Env.DEFAULT_PROMPT, ''),
+    'negative-prompt': vars.string(Env.DEFAULT_NEGATIVE_PROMPT, ''),
+    'control-mode': vars.string(Env.DEFAULT_CONTROL_MODE, 'CANNY_EDGE'),
+    'control-strength': vars.string(Env.DEFAULT_CONTROL_STRENGTH, '0.7'),
+    count: vars.string(Env.DEFAULT_COUNT, '1'),
+    quality: vars.string(Env.DEFAULT_QUALITY, 'standard'),
   };
   try {
     // A placeholder prompt: an empty default prompt is allowed (then every upload must carry one).
@@ -25,20 +26,21 @@ const read = (env: NodeJS.ProcessEnv) => {
     throw new ConfigError(`A DEFAULT_* environment variable is invalid: ${(error as Error).message}`);
   }
   return Object.freeze({
-    stagingBucket: vars.string('STAGING_BUCKET'),
+    stagingBucket: vars.string(Env.STAGING_BUCKET),
     modelId,
     adapter,
     defaults: Object.freeze(defaults),
-    /** @default 52428800 (50 MiB) */
-    maxInputBytes: vars.integer('MAX_INPUT_BYTES', 1, 500 * 1024 * 1024, 50 * 1024 * 1024),
-    /** Decompression-bomb guard passed to sharp's limitInputPixels. @default 60000000 */
-    maxInputPixels: vars.integer('MAX_INPUT_PIXELS', 1, 268_402_689, 60_000_000),
+    maxInputBytes: vars.setting('MAX_INPUT_BYTES'),
+    /** Decompression-bomb guard passed to sharp's limitInputPixels. */
+    maxInputPixels: vars.setting('MAX_INPUT_PIXELS'),
+    /** The queue's receives before the dead-letter queue: the last one reports the failure. */
+    maxReceiveCount: vars.setting('MAX_RECEIVE_COUNT'),
     /**
      * Most scans a JPEG may have; more are refused with DECODER_LIMIT before any decoding
      * (every scan is a decoder pass over the whole picture; see core/jpeg-structure.ts for
      * what encoders write and why 100). @default 100
      */
-    maxJpegScans: vars.integer('MAX_JPEG_SCANS', 1, 10_000, DEFAULT_MAX_JPEG_SCANS),
+    maxJpegScans: vars.integer(Env.MAX_JPEG_SCANS, 1, 10_000, DEFAULT_MAX_JPEG_SCANS),
   });
 };
 

@@ -1,18 +1,21 @@
-import type { Context, S3Event } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { readObject, writeJson, writeObject } from '../aws/s3';
-import { PipelineError, toFailureReport } from '../core/errors';
-import { decodeS3Event, type CreatedObject } from '../core/event';
+import { createTelemetry } from '../aws/telemetry';
+import { decodeDelivery, type Delivery } from '../core/delivery';
+import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import type { CreatedObject } from '../core/event';
 import { requireAllowedFormat } from '../core/format';
 import { jobIdFor, stagingKeys, type Job, type JobSource } from '../core/job';
 import { parseParameters } from '../core/params';
+import { Metrics } from '../core/settings';
 import { readPrepareConfig } from './config';
 import { preparePicture } from './picture';
 
 const config = readPrepareConfig(process.env);
-
-const log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void => {
-  console[level](JSON.stringify({ level, function: 'prepare', message, ...fields }));
-};
+const { logger, metrics } = createTelemetry('prepare');
+const processor = new BatchProcessor(EventType.SQS);
 
 /** Seconds sharp may spend on one picture: the invocation's remaining time, less 10 s to write the rejection; 50 s without a context. */
 const pictureSeconds = (context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): number =>
@@ -21,9 +24,11 @@ const pictureSeconds = (context: Pick<Context, 'getRemainingTimeInMillis'> | und
 /**
  * Turns one upload into a job in the staging bucket. A permanent problem with
  * the upload still produces a job — a rejected one — so generate reports it in
- * the output bucket where the user looks; transient S3 failures throw.
+ * the output bucket where the user looks; transient failures throw so the
+ * message is received again, and on its last receive leave a rejected job that
+ * says so before the message goes to the dead-letter queue.
  */
-const prepareObject = async (object: CreatedObject, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<Job | undefined> => {
+const prepareObject = async (object: CreatedObject, delivery: Delivery, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<Job | undefined> => {
   const started = performance.now();
   const jobId = jobIdFor(object.bucket, object.key, object.eTag);
   const keys = stagingKeys(jobId);
@@ -70,28 +75,50 @@ const prepareObject = async (object: CreatedObject, context?: Pick<Context, 'get
     await writeJson(config.stagingBucket, keys.job, job);
     return job;
   } catch (error) {
-    if (!(error instanceof PipelineError) || !error.permanent) throw error;
-    const job: Job = { ...base, status: 'rejected', failure: toFailureReport(error), timings: { totalMs: Math.round(performance.now() - started) } };
+    const permanent = error instanceof PipelineError && error.permanent;
+    if (!permanent && !delivery.lastReceive) throw error;
+    const failure: FailureReport = permanent ? toFailureReport(error) : exhaustedReport(error, delivery.receiveCount);
+    const job: Job = { ...base, status: 'rejected', failure, timings: { totalMs: Math.round(performance.now() - started) } };
     await writeJson(config.stagingBucket, keys.job, job);
+    if (!permanent) throw error;
     return job;
   }
 };
 
-export const handler = async (event: S3Event, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<{ jobs: { jobId: string; key: string; status: string }[] }> => {
-  const { objects, skipped } = decodeS3Event(event);
-  for (const record of skipped) log('info', 'skipped record', { ...record });
-  const jobs = [];
-  // One at a time: each picture can take hundreds of MB while decoding.
-  for (const object of objects) {
-    const job = await prepareObject(object, context);
-    if (!job) {
-      log('info', 'upload was replaced since this event; the newer one has its own event', { bucket: object.bucket, key: object.key });
-      continue;
+const handleMessage = async (record: SQSRecord, context: Context): Promise<void> => {
+  const delivery = decodeDelivery(record, config.maxReceiveCount);
+  for (const skipped of delivery.skipped) logger.info('skipped record', { ...skipped });
+  for (const object of delivery.objects) {
+    logger.appendKeys({ key: object.key, sequencer: object.sequencer });
+    try {
+      const job = await prepareObject(object, delivery, context);
+      if (!job) {
+        logger.info('upload was replaced since this event; the newer one has its own event');
+      } else if (job.status === 'rejected') {
+        const rejected = metrics.singleMetric();
+        rejected.addDimension('reason', job.failure.reason);
+        rejected.addMetric(Metrics.UPLOADS_REJECTED, MetricUnit.Count, 1);
+        logger.warn('upload rejected', { jobId: job.jobId, ...job.failure });
+      } else {
+        metrics.addMetric(Metrics.UPLOADS_PREPARED, MetricUnit.Count, 1);
+        logger.info('job prepared', { jobId: job.jobId, size: job.conditioning.size, edgeDensity: job.conditioning.edgeDensity, timings: job.timings });
+      }
+    } finally {
+      logger.removeKeys(['key', 'sequencer']);
     }
-    const fields = { jobId: job.jobId, bucket: object.bucket, key: object.key, status: job.status };
-    if (job.status === 'rejected') log('warn', 'upload rejected', { ...fields, ...job.failure });
-    else log('info', 'job prepared', { ...fields, size: job.conditioning.size, timings: job.timings });
-    jobs.push({ jobId: job.jobId, key: object.key, status: job.status });
   }
-  return { jobs };
+};
+
+/**
+ * One SQS batch of upload notifications, one picture at a time (each can take
+ * hundreds of MB while decoding); failed messages are reported back to the
+ * queue (partial batch response).
+ */
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  try {
+    return await processPartialResponse(event, (record: SQSRecord) => handleMessage(record, context), processor, { context, processInParallel: false });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

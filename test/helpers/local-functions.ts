@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import type { S3Event, S3EventRecord } from 'aws-lambda';
+import type { S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import { jobIdFor } from '../../functions/core/job';
+import { decodeS3EventKey } from '../../functions/core/event';
 import { outputFolder } from '../../functions/core/naming';
 import type { JobResult } from '../../functions/generate/handler';
 import { ROOT } from '../../scripts/build-functions';
@@ -37,7 +39,7 @@ export const prepareEnv = (overrides: Record<string, string | undefined> = {}): 
   withoutUndefined({ STAGING_BUCKET: BUCKETS.staging, MODEL_ID: TITAN, NODE_OPTIONS: '--enable-source-maps', ...overrides });
 
 export const generateEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string> =>
-  withoutUndefined({ OUTPUT_BUCKET: BUCKETS.output, MODEL_ID: TITAN, REQUEST_TIMEOUT_MS: '30000', NODE_OPTIONS: '--enable-source-maps', ...overrides });
+  withoutUndefined({ OUTPUT_BUCKET: BUCKETS.output, MODEL_ID: TITAN, REQUEST_TIMEOUT_MS: '30000', MIN_MODEL_CALL_MS: '0', NODE_OPTIONS: '--enable-source-maps', ...overrides });
 
 const withoutUndefined = (env: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
@@ -75,7 +77,37 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export const eventOf = (...records: S3EventRecord[]): S3Event => ({ Records: records });
+let messageCount = 0;
+
+/**
+ * The SQS event a function receives from its stage's queue: one message per S3 record, its body
+ * the notification S3 sends to the queue (`{"Records":[…]}`), as the event source mapping
+ * delivers it. `receiveCount` is the message's ApproximateReceiveCount.
+ */
+export const sqsEventOf = (records: readonly S3EventRecord[], options: { receiveCount?: number } = {}): SQSEvent => ({
+  Records: records.map((record): SQSRecord => {
+    const messageId = `00000000-0000-4000-8000-${String(++messageCount).padStart(12, '0')}`;
+    return {
+      messageId,
+      receiptHandle: `receipt-${messageId}`,
+      body: JSON.stringify({ Records: [record] }),
+      attributes: {
+        ApproximateReceiveCount: String(options.receiveCount ?? 1),
+        SentTimestamp: String(Date.now()),
+        SenderId: 'AROAEXAMPLE:S3-PROD-END',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${REGION}:000000000000:${record.s3.bucket.name}-queue`,
+      awsRegion: REGION,
+    };
+  }),
+});
+
+/** `sqsEventOf` with one first receive per record. */
+export const eventOf = (...records: S3EventRecord[]): SQSEvent => sqsEventOf(records);
 
 export const startRig = async (options: { standIn?: StandInOptions } = {}): Promise<Rig> => {
   await ensureBuilt();
@@ -238,7 +270,7 @@ export const stageJob = async (
   const from = rig.records.length;
   const outcome = await prepare.invoke(eventOf(upload));
   expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-  const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
+  const jobId = jobIdFor(upload.s3.bucket.name, decodeS3EventKey(upload.s3.object.key), upload.s3.object.eTag.replace(/"/g, ''));
   const jobRecord = await rig.waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
   const job = await rig.getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
   return { jobId, job, upload, jobRecord };
