@@ -6,7 +6,7 @@ const NOW = new Date('2026-10-01T12:00:30.000Z');
 const PNG = Uint8Array.from([137, 80, 78, 71]);
 const EDGES = Uint8Array.from([137, 80, 78, 71, 1]);
 
-const call = (overrides: Partial<CallResult> = {}): CallResult => ({ seed: 1234, requested: 1, images: [PNG], blocked: 0, kept: false, ms: 9000, ...overrides });
+const call = (overrides: Partial<CallResult> = {}): CallResult => ({ seed: 1234, requested: 1, images: [PNG], blocked: 0, kept: false, attempts: 1, ms: 9000, ...overrides });
 const generation = (calls: CallResult[]): Generation => ({ modelId: MODEL_ID, family: 'titan', unusedParameters: [], calls, modelCalls: calls.length, timings: { totalMs: 9100 } });
 const manifestOf = (plan: PlannedOutcome) => JSON.parse(plan.manifest.body as string);
 const keysOf = (plan: PlannedOutcome) => plan.files.map((file) => file.key);
