@@ -9,7 +9,7 @@
  * sizes, sequencers) instead of hand-made ones.
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -17,7 +17,6 @@ import type { S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import { jobIdFor } from '../../functions/core/job';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputFolder } from '../../functions/core/naming';
-import type { JobResult } from '../../functions/generate/handler';
 import { ROOT } from '../../scripts/build-functions';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from '../../scripts/local/bedrock-standin';
 import { defaultWorkerPath, LocalFunction, type InvocationOutcome } from '../../scripts/local/lambda-host';
@@ -171,7 +170,6 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
           environment,
           memoryMb: fnOptions.memoryMb ?? (name === 'prepare' ? 1769 : 512),
           timeoutS: fnOptions.timeoutS ?? 60,
-          maximumRetryAttempts: 0,
         },
         {
           bundleDir: join(ROOT, 'dist', 'functions', name),
@@ -188,7 +186,6 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           },
           logFile: join(workDir, 'logs', `${id}.log`),
-          deadLetterFile: join(workDir, 'dead-letter.jsonl'),
         },
       );
       functions.push(fn);
@@ -241,14 +238,58 @@ export const useRig = (options: { standIn?: StandInOptions } = {}): (() => Rig) 
 export const describeOutcome = (outcome: InvocationOutcome): string =>
   outcome.ok ? JSON.stringify(outcome.result) : `${outcome.error?.name}: ${outcome.error?.message}`;
 
-/** What generate's handler returns: one entry per job file in its event. */
-export interface GenerateResult {
-  readonly jobs: readonly { readonly jobId: string; readonly key: string; readonly result: JobResult }[];
+/** What generate did with one job, as it logs it: `published` (it wrote the job's outcome) or why it wrote nothing. */
+export type JobResult = 'published' | 'already-published' | 'superseded' | 'duplicate';
+
+export interface LoggedJob {
+  readonly jobId: string;
+  readonly key: string;
+  readonly result: JobResult;
 }
 
-/** The per-job results of a generate invocation ([] when it failed). */
-export const resultsOf = (outcome: InvocationOutcome): JobResult[] =>
-  outcome.ok ? (outcome.result as GenerateResult).jobs.map((job) => job.result) : [];
+/** generate's closing log line for a job: `job <outcome>` when it published, `job <result>` otherwise. */
+const JOB_LINE = /^job (succeeded|partial|failed|already-published|superseded|duplicate)$/;
+
+/**
+ * The jobs a generate invocation handled and what became of each, read from the function's log
+ * (lines carry the invocation's request id, as in CloudWatch): its result is a partial batch
+ * response, which says only which messages failed. Waits up to `timeoutMs` for `expected` lines
+ * (the log is written by the environment's process, a little after the result). A failed
+ * invocation handled nothing.
+ */
+export const jobResultsOf = async (rig: Rig, outcome: InvocationOutcome, expected = 1, timeoutMs = 3000): Promise<LoggedJob[]> => {
+  if (!outcome.ok) return [];
+  const file = join(rig.workDir, 'logs', `${outcome.functionId}.log`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs: LoggedJob[] = [];
+    for (const line of (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n')) {
+      if (!line.includes(outcome.requestId)) continue;
+      let entry: { message?: string; function_request_id?: string; jobId?: string; key?: string };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const match = entry.function_request_id === outcome.requestId ? JOB_LINE.exec(entry.message ?? '') : null;
+      if (!match) continue;
+      const result = ['succeeded', 'partial', 'failed'].includes(match[1]!) ? 'published' : (match[1] as JobResult);
+      jobs.push({ jobId: entry.jobId ?? '', key: entry.key ?? '', result });
+    }
+    if (jobs.length >= expected || Date.now() > deadline) return jobs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+/** Only the results of {@link jobResultsOf}. */
+export const resultsOf = async (rig: Rig, outcome: InvocationOutcome, expected = 1): Promise<JobResult[]> =>
+  (await jobResultsOf(rig, outcome, expected)).map((job) => job.result);
+
+/** Every message of the invocation was handled: none is handed back to the queue. */
+export const expectHandled = (outcome: InvocationOutcome): void => {
+  expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
+  expect(outcome.result, describeOutcome(outcome)).to.deep.equal({ batchItemFailures: [] });
+};
 
 /** A prepared job: what prepare wrote, and the records S3 emitted for the upload and for its job.json (generate's real trigger). */
 export interface Staged {
