@@ -15,6 +15,13 @@
  *   response (503 SlowDown, 500 InternalError, 403 AccessDenied…) or a dropped connection,
  *   before they reach the store.
  *
+ * The same server also answers SQS (fauxqs's SQS emulation, AWS JSON protocol, `POST /`), with
+ * queue URLs on this server's own address (`http://127.0.0.1:<port>/000000000000/<name>`), so an
+ * SQS client or `aws sqs --endpoint-url <endpoint>` reaches the queues on the same endpoint. SQS
+ * requests are not S3 activity: they are neither counted by {@link LocalS3.idle} (a long poll
+ * would keep it busy) nor matched by fault injection. {@link LocalS3.inspectQueue} reads a
+ * queue's messages without receiving them.
+ *
  * Limits inherited from fauxqs: one request body (PutObject, UploadPart) may be at most 11 MiB
  * (larger uploads must be multipart, as `@aws-sdk/lib-storage` and the AWS CLI do), no
  * versioning, no bucket notification configuration (every object-created event of every bucket
@@ -34,6 +41,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 type FauxqsStores = NonNullable<BuildAppOptions['stores']>;
 type S3Store = FauxqsStores['s3Store'];
 type S3Object = ReturnType<S3Store['headObject']>;
+type SqsStore = FauxqsStores['sqsStore'];
 
 /** The object stored under bucket/key, or undefined (fauxqs's store throws for a missing one). */
 function findObject(store: S3Store, bucket: string, key: string): S3Object | undefined {
@@ -87,6 +95,12 @@ export interface LocalS3 {
   injectFault(fault: S3Fault): S3FaultHandle;
   /** Removes every injected fault (their handles keep their counts). */
   clearFaults(): void;
+  /**
+   * A queue's messages, without receiving them (no receive count, no visibility change):
+   * `ready` to be received, `inflight` received and not yet deleted (each with its receive
+   * count), `delayed`. Undefined when no queue has that name.
+   */
+  inspectQueue(name: string): QueueSnapshot | undefined;
   /** Waits for {@link idle} (at most `drainTimeoutMs`, default 10 s), then stops the server. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
@@ -99,6 +113,23 @@ export interface LocalS3Options {
   region?: string;
   /** `s3.configurationId` of the records (the notification configuration's id). */
   configurationId?: string;
+}
+
+/** One message of a queue, as {@link LocalS3.inspectQueue} shows it. */
+export interface QueuedMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly receiveCount: number;
+  readonly sentTimestamp: number;
+}
+
+/** What {@link LocalS3.inspectQueue} returns. */
+export interface QueueSnapshot {
+  readonly url: string;
+  readonly arn: string;
+  readonly ready: readonly QueuedMessage[];
+  readonly inflight: readonly QueuedMessage[];
+  readonly delayed: readonly QueuedMessage[];
 }
 
 /** Default `s3.configurationId` of emitted records. */
@@ -460,6 +491,19 @@ async function loadS3StoreClass(): Promise<new () => S3Store> {
   return module.S3Store;
 }
 
+/** The fauxqs SqsStore class, likewise. */
+async function loadSqsStoreClass(): Promise<new () => SqsStore> {
+  const url = new URL('./sqs/sqsStore.js', import.meta.resolve('fauxqs'));
+  const module = (await import(url.href)) as { SqsStore: new () => SqsStore };
+  return module.SqsStore;
+}
+
+/** Requests fauxqs routes to SQS, SNS or STS (`POST /`), and its health and inspection routes: not S3. */
+const isS3Request = (request: FastifyRequest): boolean => {
+  const url = request.routeOptions.url;
+  return url === '/:bucket' || url === '/:bucket/*' || (url === '/' && request.method !== 'POST');
+};
+
 /** Content types fauxqs parses for SQS/SNS; on S3 object routes they must stay raw bytes. */
 const FAUXQS_SERVICE_TYPES = ['application/x-www-form-urlencoded', 'application/x-amz-json-1.0'] as const;
 
@@ -481,8 +525,12 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   const configurationId = options.configurationId ?? DEFAULT_CONFIGURATION_ID;
   const S3StoreClass = await loadS3StoreClass();
   const store = new S3StoreClass();
-  // fauxqs falls back to its own SQS/SNS stores for the stores not given.
-  const stores = { s3Store: store } as FauxqsStores;
+  const sqsStore = new (await loadSqsStoreClass())();
+  // No host: queue URLs are built from the request's Host header, i.e. this server's own
+  // address, instead of fauxqs's `sqs.<region>.localhost` (which needs DNS for it).
+  (sqsStore as { host: string | undefined }).host = '';
+  // fauxqs falls back to its own SNS store.
+  const stores = { s3Store: store, sqsStore } as FauxqsStores;
   // fauxqs's declaration of buildApp's return type does not resolve to fastify's types.
   const app = buildApp({ logger: false, defaultRegion: region, stores }) as unknown as FastifyInstance;
 
@@ -587,6 +635,10 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   };
 
   app.addHook('onRequest', (request, reply, done) => {
+    if (!isS3Request(request)) {
+      done();
+      return;
+    }
     inFlight.add(request);
     // Safety net for responses that never finish (client gone): onResponse is not called then,
     // but an object the handler stored still gets its record, as on S3.
@@ -704,6 +756,25 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     },
     clearFaults(): void {
       faults = [];
+    },
+    inspectQueue(name: string): QueueSnapshot | undefined {
+      const found = sqsStore.inspectQueue(name);
+      if (!found) return undefined;
+      type Message = { messageId: string; body: string; approximateReceiveCount: number; sentTimestamp: number };
+      const show = (message: Message): QueuedMessage => ({
+        messageId: message.messageId,
+        body: message.body,
+        receiveCount: message.approximateReceiveCount,
+        sentTimestamp: message.sentTimestamp,
+      });
+      const messages = found.messages as unknown as { ready: Message[]; delayed: Message[]; inflight: { message: Message }[] };
+      return {
+        url: found.url,
+        arn: found.arn,
+        ready: messages.ready.map(show),
+        inflight: messages.inflight.map((entry) => show(entry.message)),
+        delayed: messages.delayed.map(show),
+      };
     },
     close({ drainTimeoutMs = 10_000 } = {}): Promise<void> {
       closing ??= (async () => {
