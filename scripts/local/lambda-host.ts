@@ -1,20 +1,23 @@
 /**
- * Runs function bundles the way Lambda runs them for S3 notifications:
- * asynchronous invocations, a pool of execution environments (child
- * processes) up to the function's concurrency, the configured timeout (the
- * environment is killed and replaced), the memory size (an invocation whose
- * peak RSS exceeds it fails as out-of-memory), and the async retry policy —
- * after the last retry the event goes to a local dead-letter file.
+ * Runs function bundles the way Lambda runs them: synchronous invocations (an
+ * event source mapping's, see event-source-mapping.ts, or `aws lambda invoke`'s),
+ * a pool of execution environments (child processes) up to the function's
+ * concurrency, the configured timeout (the environment is killed and replaced)
+ * and the memory size (an invocation whose peak RSS exceeds it fails as
+ * out-of-memory). Invocations beyond the concurrency wait their turn. Retries
+ * are the caller's business: for the queues, SQS's (the message comes back
+ * after its visibility timeout).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FunctionWiring } from './wiring';
 
 export interface InvocationOutcome {
   readonly functionId: string;
   readonly requestId: string;
+  /** Which delivery of the event this was: for a queue batch, its records' highest ApproximateReceiveCount. */
   readonly attempt: number;
   readonly ok: boolean;
   readonly result?: unknown;
@@ -31,12 +34,12 @@ export interface HostOptions {
   readonly baseEnv: Readonly<Record<string, string>>;
   /** Where function logs go, as CloudWatch would keep them. */
   readonly logFile: string;
-  /** Where events land after the last failed attempt. */
-  readonly deadLetterFile: string;
-  /** Pool size when the function has no reserved concurrency. @default 4 */
+  /**
+   * Pool size when the function has no reserved concurrency: the account's unreserved
+   * concurrency. An event source mapping's maximum concurrency bounds it further.
+   * @default 1000 (Lambda's default account limit)
+   */
   readonly defaultConcurrency?: number;
-  /** Delay before retry n (1-based); Lambda waits about a minute, then two. @default n => 500 * n */
-  readonly retryDelayMs?: (attempt: number) => number;
 }
 
 interface Environment {
@@ -49,8 +52,7 @@ interface Pending {
   readonly event: unknown;
   readonly attempt: number;
   readonly requestId: string;
-  /** Set for synchronous invocations: they are answered, not retried. */
-  readonly sync?: (outcome: InvocationOutcome) => void;
+  readonly answer: (outcome: InvocationOutcome) => void;
 }
 
 export class LocalFunction {
@@ -62,7 +64,6 @@ export class LocalFunction {
   private readonly log: WriteStream;
   private running = 0;
   private peak = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   private nextId = 1;
 
@@ -75,19 +76,16 @@ export class LocalFunction {
   }
 
   get concurrency(): number {
-    return this.wiring.reservedConcurrency ?? this.options.defaultConcurrency ?? 4;
+    return this.wiring.reservedConcurrency ?? this.options.defaultConcurrency ?? 1000;
   }
 
-  /** Like an S3 notification: queued, answered later, retried on failure. */
-  invokeAsync(event: unknown): void {
-    this.queue.push({ event, attempt: 1, requestId: randomUUID() });
-    this.pump();
-  }
-
-  /** Like `aws lambda invoke` (RequestResponse): one attempt, no retry, the outcome returned. */
-  invoke(event: unknown): Promise<InvocationOutcome> {
+  /**
+   * A synchronous invocation (RequestResponse, as event source mappings and `aws lambda invoke`
+   * make): one attempt, no retry, the outcome returned. `attempt` is recorded in the outcome.
+   */
+  invoke(event: unknown, options: { attempt?: number } = {}): Promise<InvocationOutcome> {
     return new Promise((resolve) => {
-      this.queue.push({ event, attempt: 1, requestId: randomUUID(), sync: resolve });
+      this.queue.push({ event, attempt: options.attempt ?? 1, requestId: randomUUID(), answer: resolve });
       this.pump();
     });
   }
@@ -96,7 +94,7 @@ export class LocalFunction {
     this.listeners.push(listener);
   }
 
-  /** Resolves when nothing is queued, running or waiting for a retry. */
+  /** Resolves when no invocation is waiting or running. */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -104,8 +102,10 @@ export class LocalFunction {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    // Invocations still waiting for an environment are answered: the caller is not left hanging.
+    for (const pending of this.queue.splice(0)) {
+      pending.answer({ functionId: this.wiring.id, requestId: pending.requestId, attempt: pending.attempt, ok: false, error: { name: 'Shutdown', message: 'the local function was closed' }, durationMs: 0, maxRssMb: 0 });
+    }
     for (const environment of this.environments) environment.child.kill('SIGKILL');
     this.environments.length = 0;
     await new Promise<void>((resolve) => this.log.end(resolve));
@@ -122,7 +122,7 @@ export class LocalFunction {
   }
 
   isIdle(): boolean {
-    return this.queue.length === 0 && this.running === 0 && this.timers.size === 0;
+    return this.queue.length === 0 && this.running === 0;
   }
 
   private settle(): void {
@@ -226,28 +226,9 @@ export class LocalFunction {
     const line = { at: new Date().toISOString(), ...outcome };
     this.log.write(`${JSON.stringify({ type: 'REPORT', ...line, result: undefined })}\n`);
     for (const listener of this.listeners) listener(outcome);
-    if (pending.sync) {
-      pending.sync(outcome);
-    } else if (!outcome.ok) {
-      if (pending.attempt <= this.wiring.maximumRetryAttempts) {
-        const delay = (this.options.retryDelayMs ?? ((n: number) => 500 * n))(pending.attempt);
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          this.queue.push({ ...pending, attempt: pending.attempt + 1 });
-          this.pump();
-        }, delay);
-        this.timers.add(timer);
-      } else {
-        mkdirSync(dirname(this.options.deadLetterFile), { recursive: true });
-        appendFileSync(
-          this.options.deadLetterFile,
-          `${JSON.stringify({ at: new Date().toISOString(), functionId: this.wiring.id, requestId: pending.requestId, attempts: pending.attempt, error: outcome.error, event: pending.event })}\n`,
-        );
-      }
-    }
+    pending.answer(outcome);
     this.pump();
   }
 }
 
-export const localFunction = (wiring: FunctionWiring, options: HostOptions): LocalFunction => new LocalFunction(wiring, options);
 export const defaultWorkerPath = (root: string): string => join(root, 'dist', 'local', 'lambda-worker.cjs');

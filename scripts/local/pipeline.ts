@@ -1,19 +1,34 @@
 /**
- * The whole pipeline on this machine: the embedded S3 server, the functions'
- * bundles in local execution environments, the notifications that connect
- * them — all read from the synthesized stack — and the Bedrock stand-in
+ * The whole pipeline on this machine, wired as the synthesized stack wires it:
+ * the embedded server (fauxqs) as S3 and SQS, with the stack's buckets and
+ * queues (visibility timeout, retention, redrive policy to the dead-letter
+ * queue); S3 notifications sent to the queues as S3 sends them (one record per
+ * message, and a test event per notification at start); one runner per event
+ * source mapping (event-source-mapping.ts) that polls its queue and invokes
+ * the function's bundle in local execution environments (lambda-host.ts) with
+ * the mapping's batch size and maximum concurrency; and the Bedrock stand-in
  * unless AWS_ENDPOINT_URL_BEDROCK_RUNTIME already names an endpoint.
+ *
+ * `timeScale` (default 1) multiplies SQS's times — visibility timeouts,
+ * retention, batching windows — so tests can compress a backlog's hours into
+ * seconds; the functions' own timeouts and work run in real time (see
+ * event-source-mapping.ts).
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { S3EventRecord } from 'aws-lambda';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputFolder, outputKeys } from '../../functions/core/naming';
+import { redrive, type RedriveResult, type Route } from '../redrive';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from './bedrock-standin';
+import { MappingRunner } from './event-source-mapping';
 import { defaultWorkerPath, LocalFunction } from './lambda-host';
 import { assertInside, localPathInside } from './local-path';
-import { startLocalS3, type LocalS3 } from './s3-server';
-import { matches, readWiring, type Wiring } from './wiring';
+import { createQueues, s3EventMessage, s3TestEventMessage, sendToQueue, type LocalQueue } from './queues';
+import { startLocalS3, type LocalS3, type QueuedMessage } from './s3-server';
+import { checkPipelineWiring, matches, readWiring, type Wiring } from './wiring';
 
 export const STACK_JSON = join('cdktf.out', 'stacks', 'image-conditioning-pipeline', 'cdk.tf.json');
 
@@ -33,7 +48,7 @@ export const synthesizeFor = async (modelId: string, outdir: string): Promise<st
 export interface LocalPipelineOptions {
   /** Repository root (bundles under dist/, stack under cdktf.out/). */
   readonly root: string;
-  /** Where logs and the dead-letter file go. */
+  /** Where logs go. */
   readonly workDir: string;
   /** The synthesized stack to read. @default `<root>/cdktf.out/stacks/image-conditioning-pipeline/cdk.tf.json` */
   readonly stackJson?: string;
@@ -43,7 +58,13 @@ export interface LocalPipelineOptions {
   readonly standIn?: StandInOptions;
   /** An existing Bedrock endpoint; default: AWS_ENDPOINT_URL_BEDROCK_RUNTIME, else a stand-in. */
   readonly bedrockEndpoint?: string;
-  readonly retryDelayMs?: (attempt: number) => number;
+  /**
+   * Multiplies SQS's times: visibility timeouts, retention, batching windows (0.01: a 360 s
+   * visibility timeout lasts 3.6 s). Not the functions' timeouts. @default 1
+   */
+  readonly timeScale?: number;
+  /** Send S3's `s3:TestEvent` message to each notified queue at start, as S3 does when a notification is configured. @default true */
+  readonly s3TestEvents?: boolean;
 }
 
 export interface Outcome {
@@ -57,16 +78,28 @@ export interface Outcome {
 
 export interface LocalPipeline {
   readonly wiring: Wiring;
+  /** The embedded server: S3, and SQS on the same endpoint. */
   readonly s3: LocalS3;
   readonly client: S3Client;
+  readonly sqs: SQSClient;
   readonly buckets: { readonly input: string; readonly staging: string; readonly output: string };
   readonly functions: Readonly<Record<string, LocalFunction>>;
+  /** The stack's queues by logical id, with their local URLs. */
+  readonly queues: Readonly<Record<string, LocalQueue>>;
+  /** The event source mappings' runners, by the id of the function each one feeds. */
+  readonly mappings: Readonly<Record<string, MappingRunner>>;
+  readonly timeScale: number;
   readonly standIn?: StandIn;
   readonly bedrockEndpoint: string;
-  readonly deadLetterFile: string;
   /** The variables a user's shell needs to reach this S3 server with the AWS CLI. */
   readonly cliEnv: Readonly<Record<string, string>>;
   upload(key: string, body: Uint8Array, metadata?: Record<string, string>): Promise<void>;
+  /** Sends an S3 event record again to the queues its bucket notifies, as S3's at-least-once delivery may. */
+  notify(record: S3EventRecord): Promise<void>;
+  /** The messages in the dead-letter queues, without receiving them. */
+  deadLetters(): QueuedMessage[];
+  /** Moves every dead-letter message back to the queue its S3 event came from (see scripts/redrive.ts). */
+  redrive(): Promise<RedriveResult>;
   /** Waits until the manifest for `key` exists (written last by generate). */
   waitForOutcome(key: string, timeoutMs?: number): Promise<Outcome>;
   /**
@@ -75,7 +108,11 @@ export interface LocalPipeline {
    * nothing outside `dir` is written or deleted.
    */
   download(key: string, dir: string): Promise<string[]>;
-  /** Resolves when no function has work queued, running or waiting for a retry. */
+  /**
+   * Resolves when nothing is left to do: S3 quiet, the source queues empty (no message ready,
+   * in flight or waiting out a visibility timeout), no invocation running. The dead-letter
+   * queue may hold messages.
+   */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -126,12 +163,15 @@ const bucketIdOf = (wiring: Wiring, name: string): string | undefined =>
 
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
   const wiring = await readWiring(options.stackJson ?? join(options.root, STACK_JSON), { bucketSuffix: 'local', variableOverrides: options.variables ?? {} });
-  const region = String(wiring.variables.region ?? 'us-east-1');
-  for (const id of ['input', 'staging', 'output', 'prepare', 'generate']) {
-    if (!(id in wiring.buckets) && !(id in wiring.functions)) throw new Error(`The synthesized stack has no resource with logical id "${id}"`);
-  }
+  checkPipelineWiring(wiring, { buckets: ['input', 'staging', 'output'], functions: ['prepare', 'generate'] });
+  const region = wiring.region;
+  const timeScale = options.timeScale ?? 1;
+  if (!(timeScale > 0)) throw new RangeError(`timeScale must be above 0, got ${timeScale}`);
   const s3 = await startLocalS3({ region });
   for (const name of Object.values(wiring.buckets)) s3.createBucket(name);
+  const credentials = { accessKeyId: CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: CREDENTIALS.AWS_SECRET_ACCESS_KEY };
+  const sqs = new SQSClient({ region, endpoint: s3.endpoint, credentials });
+  const queues = await createQueues(sqs, wiring);
 
   const external = options.bedrockEndpoint ?? process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
   const standIn = external ? undefined : await startBedrockStandIn({ region, ...options.standIn });
@@ -142,6 +182,8 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
+    // The functions need no SQS client (the event source mapping is the runner's job); if one ever does, it finds the queues here.
+    AWS_ENDPOINT_URL_SQS: s3.endpoint,
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrockEndpoint,
     // The local run must never read the developer's real profile or reach AWS.
     AWS_CONFIG_FILE: '/dev/null',
@@ -149,7 +191,6 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     // Lambda runs these bundles on Node 22; the SDK's warning about this machine's Node 20 is noise here.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const deadLetterFile = join(options.workDir, 'dead-letter.jsonl');
   const functions: Record<string, LocalFunction> = {};
   for (const [id, fn] of Object.entries(wiring.functions)) {
     functions[id] = new LocalFunction(fn, {
@@ -157,26 +198,38 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       workerPath: defaultWorkerPath(options.root),
       baseEnv,
       logFile: join(options.workDir, 'logs', `${id}.log`),
-      deadLetterFile,
-      ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
     });
   }
+  const mappings: Record<string, MappingRunner> = {};
+  for (const mapping of wiring.eventSourceMappings) {
+    if (!functions[mapping.functionId]) throw new Error(`aws_lambda_event_source_mapping.${mapping.id} feeds unknown function ${mapping.functionId}`);
+    mappings[mapping.functionId] = new MappingRunner({ mapping, queue: queues[mapping.queueId]!, fn: functions[mapping.functionId]!, client: sqs, region, timeScale });
+  }
 
-  const manifestWaiters = new Map<string, (() => void)[]>();
-  s3.onObjectCreated((record) => {
+  /** S3's side of the notifications: one message per event record to each queue whose notification matches. */
+  const notify = async (record: S3EventRecord): Promise<void> => {
     const bucketId = bucketIdOf(wiring, record.s3.bucket.name);
     if (!bucketId) return;
     const key = decodeS3EventKey(record.s3.object.key);
-    for (const notification of wiring.notifications) {
-      if (matches(notification, bucketId, record.eventName, key)) {
-        functions[notification.functionId]!.invokeAsync({ Records: [record] });
-      }
-    }
-    if (bucketId === 'output') for (const wake of manifestWaiters.get(key) ?? []) wake();
+    const targets = wiring.notifications.filter((notification) => matches(notification, bucketId, record.eventName, key));
+    await Promise.all(targets.map((notification) => sendToQueue(sqs, queues[notification.queueId]!.url, s3EventMessage(record))));
+  };
+  const manifestWaiters = new Map<string, (() => void)[]>();
+  s3.onObjectCreated((record) => {
+    const key = decodeS3EventKey(record.s3.object.key);
+    if (record.s3.bucket.name === wiring.buckets.output) for (const wake of manifestWaiters.get(key) ?? []) wake();
+    return notify(record);
   });
+  if (options.s3TestEvents ?? true) {
+    for (const notification of wiring.notifications) await sendToQueue(sqs, queues[notification.queueId]!.url, s3TestEventMessage(wiring.buckets[notification.bucketId]!));
+  }
+  for (const runner of Object.values(mappings)) runner.start();
 
-  const client = new S3Client({ region, endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new S3Client({ region, endpoint: s3.endpoint, forcePathStyle: true, credentials });
   const buckets = { input: wiring.buckets.input!, staging: wiring.buckets.staging!, output: wiring.buckets.output! };
+  const sourceQueues = [...new Set(wiring.eventSourceMappings.map((m) => queues[m.queueId]!))];
+  const deadLetterQueues = [...new Set(Object.values(wiring.queues).flatMap((q) => (q.redrive ? [queues[q.redrive.deadLetterQueueId]!] : [])))];
+  const routes: Route[] = wiring.notifications.map((n) => ({ bucket: wiring.buckets[n.bucketId]!, prefix: n.prefix, suffix: n.suffix, queueUrl: queues[n.queueId]!.url }));
 
   const exists = async (key: string): Promise<boolean> => {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.output, Prefix: key, MaxKeys: 1 }));
@@ -186,19 +239,40 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     const object = await client.send(new GetObjectCommand({ Bucket: buckets.output, Key: key }));
     return JSON.parse(await object.Body!.transformToString());
   };
+  const quiet = (): boolean =>
+    Object.values(mappings).every((runner) => runner.isIdle()) &&
+    Object.values(functions).every((fn) => fn.isIdle()) &&
+    sourceQueues.every((queue) => {
+      const snapshot = s3.inspectQueue(queue.name);
+      return !snapshot || snapshot.ready.length + snapshot.inflight.length + snapshot.delayed.length === 0;
+    });
 
   return {
     wiring,
     s3,
     client,
+    sqs,
     buckets,
     functions,
+    queues,
+    mappings,
+    timeScale,
     ...(standIn ? { standIn } : {}),
     bedrockEndpoint,
-    deadLetterFile,
     cliEnv: { ...CREDENTIALS, AWS_DEFAULT_REGION: region },
     async upload(key, body, metadata = {}) {
       await client.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: body, Metadata: metadata }));
+    },
+    notify,
+    deadLetters() {
+      return deadLetterQueues.flatMap((queue) => {
+        const snapshot = s3.inspectQueue(queue.name);
+        return snapshot ? [...snapshot.ready, ...snapshot.inflight, ...snapshot.delayed] : [];
+      });
+    },
+    async redrive() {
+      const results = await Promise.all(deadLetterQueues.map((queue) => redrive({ client: sqs, deadLetterQueueUrl: queue.url, routes, waitTimeS: 0 })));
+      return results.reduce((sum, r) => ({ moved: sum.moved + r.moved, left: [...sum.left, ...r.left] }), { moved: 0, left: [] } as RedriveResult);
     },
     async waitForOutcome(key, timeoutMs = 60_000) {
       const keys = outputKeys(key);
@@ -222,18 +296,23 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       return downloadFolder(client, buckets.output, outputFolder(key), dir);
     },
     async idle() {
-      // Functions write objects that trigger other functions: loop until everything is quiet.
-      for (;;) {
+      // Functions write objects that notify queues that feed functions: wait until all is quiet twice in a row.
+      let calm = 0;
+      while (calm < 2) {
         await s3.idle();
-        await Promise.all(Object.values(functions).map((fn) => fn.idle()));
-        await s3.idle();
-        if (Object.values(functions).every((fn) => fn.isIdle())) return;
+        calm = quiet() ? calm + 1 : 0;
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
     async close() {
+      // Stop receiving, end the invocations still running (their messages come back later, as
+      // after a crash), then let the runners finish.
+      const stopping = Promise.all(Object.values(mappings).map((runner) => runner.stop()));
       await Promise.all(Object.values(functions).map((fn) => fn.close()));
+      await stopping;
       await standIn?.close();
       client.destroy();
+      sqs.destroy();
       await s3.close({ drainTimeoutMs: 2000 });
     },
   };

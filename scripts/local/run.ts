@@ -95,6 +95,7 @@ const main = async (): Promise<number> => {
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   console.log(`local S3:      ${pipeline.s3.endpoint} (buckets ${Object.values(pipeline.buckets).join(', ')})`);
+  console.log(`local SQS:     ${pipeline.s3.endpoint} (queues ${Object.values(pipeline.queues).map((q) => q.name).join(', ')})`);
   console.log(`local Bedrock: ${pipeline.bedrockEndpoint}${pipeline.standIn ? ' (stand-in)' : ''}; model ${pipeline.wiring.functions.generate?.environment.MODEL_ID}`);
   console.log(`function logs: ${relative(process.cwd(), join(outDir, '.local', 'logs'))}/`);
 
@@ -107,6 +108,8 @@ const main = async (): Promise<number> => {
     const env = Object.entries(pipeline.cliEnv).map(([k, v]) => `${k}=${v}`).join(' ');
     console.log('\nWatching. Upload with the AWS CLI, e.g.:');
     console.log(`  ${env} aws --endpoint-url ${pipeline.s3.endpoint} s3 cp ${shellQuote(positionals[0] ?? DEFAULT_PHOTO)} s3://${pipeline.buckets.input}/ --metadata ${shellQuote(`prompt=${values.prompt ?? DEFAULT_PROMPT}`)}`);
+    console.log('Messages that failed every receive wait in the dead-letter queue; after a fix, move them back with:');
+    console.log(`  npm run redrive -- --endpoint ${pipeline.s3.endpoint}${values.model ? ` --stack ${shellQuote(join(outDir, '.local', 'cdktf.out', 'stacks', 'image-conditioning-pipeline', 'cdk.tf.json'))}` : ''}`);
     console.log('Ctrl-C stops.\n');
     pipeline.s3.onObjectCreated((record) => {
       if (record.s3.bucket.name !== pipeline.buckets.staging) return;
