@@ -10,8 +10,8 @@ import { answerKey, claimKey, requestFingerprint } from '../../functions/core/cl
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputKeys } from '../../functions/core/naming';
 import { CONTENT_FILTER_TRIGGER } from '../../scripts/local/bedrock-standin';
-import type { LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, resultsOf, stageJob, useRig, type Staged } from '../helpers/local-functions';
+import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
+import { BUCKETS, describeOutcome, eventOf, generateEnv, jobResultsOf, prepareEnv, transientErrorOf, resultsOf as loggedResults, stageJob, useRig, type Staged } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 
@@ -34,6 +34,8 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   const stage = async (key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<S3EventRecord> =>
     (await stageJob(rig(), prepare, key, body, metadata)).jobRecord;
   const callsSince = (from: number) => rig().standIn.calls.slice(from);
+  /** What generate did with the one job of an invocation, from its log. */
+  const resultsOf = (outcome: InvocationOutcome) => loggedResults(rig(), outcome);
   const manifestOf = (key: string): Promise<any> => rig().getJson(BUCKETS.output, outputKeys(key).manifest);
   /** The claim of a staged job's request (model, picture, parameters). */
   const claimOf = (staged: Staged): string => claimKey(staged.jobId, requestFingerprint(staged.job, staged.job.modelId));
@@ -52,9 +54,10 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const second = await generate.invoke(eventOf(staged.jobRecord));
     await rig().s3.idle();
 
-    expect(resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
+    expect(await resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
     // The duplicate takes the finished claim over, reads the kept answer and finds this outcome already published.
-    expect(second.result, describeOutcome(second)).to.deep.equal({ jobs: [{ jobId: staged.jobId, key, result: 'already-published' }] });
+    expect(second.result, describeOutcome(second)).to.deep.equal({ batchItemFailures: [] });
+    expect(await jobResultsOf(rig(), second)).to.deep.equal([{ jobId: staged.jobId, key, result: 'already-published' }]);
     expect(callsSince(before)).to.have.length(1);
     expect(await manifestOf(key)).to.deep.equal(manifest);
     const keys = outputKeys(key);
@@ -79,7 +82,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     await rig().s3.idle();
 
     expect(outcomes.every((o) => o.ok), outcomes.map(describeOutcome).join('; ')).to.equal(true);
-    const results = outcomes.flatMap(resultsOf);
+    const results = (await Promise.all(outcomes.map(resultsOf))).flat();
     expect(results.filter((r) => r === 'published'), results.join(', ')).to.have.length(1);
     // The other found the claim held ('duplicate'), or, if it came late, the outcome already published.
     expect(results.filter((r) => r !== 'published'), results.join(', ')).to.have.length(1).and.satisfy((rest: string[]) => ['duplicate', 'already-published'].includes(rest[0]!));
@@ -93,7 +96,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const key = 'dup/late-together.png';
     const staged = await stageJob(rig(), prepare, key, photo('coffee.png'));
     const first = await generate.invoke(eventOf(staged.jobRecord));
-    expect(resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
+    expect(await resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
     const manifest = await manifestOf(key);
     const before = rig().standIn.calls.length;
 
@@ -103,7 +106,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
     // A duplicate is not an error: failing it would only make Lambda deliver it again.
     expect(outcomes.map((o) => o.ok), outcomes.map(describeOutcome).join('; ')).to.deep.equal([true, true, true, true]);
-    const results = outcomes.flatMap(resultsOf);
+    const results = (await Promise.all(outcomes.map(resultsOf))).flat();
     expect(results.every((r) => r === 'duplicate' || r === 'already-published'), results.join(', ')).to.equal(true);
     expect(callsSince(before)).to.have.length(0);
     expect(await manifestOf(key)).to.deep.equal(manifest);
@@ -112,7 +115,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   it('the same bytes uploaded again to the same key with the same settings: recognised, not billed again', async () => {
     const key = 'again/rocket.jpg';
     const first = await stageJob(rig(), prepare, key, photo('rocket.jpg'), { prompt: 'a rocket' });
-    expect(resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
     const picture = await rig().get(BUCKETS.output, outputKeys(key).image(1));
     const before = rig().standIn.calls.length;
 
@@ -124,7 +127,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     expect(claimOf(again)).to.equal(claimOf(first));
     expect(callsSince(before)).to.have.length(0);
     // …but a newer upload, which the folder now shows: published again from the kept answer.
-    expect(resultsOf(outcome), describeOutcome(outcome)).to.deep.equal(['published']);
+    expect(await resultsOf(outcome), describeOutcome(outcome)).to.deep.equal(['published']);
     const manifest = await manifestOf(key);
     expect(manifest.source.sequencer).to.equal(again.upload.s3.object.sequencer).and.not.equal(first.upload.s3.object.sequencer);
     expect(manifest.calls.map((c: { kept: boolean }) => c.kept)).to.deep.equal([true]);
@@ -156,7 +159,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     expect(callsSince(before)).to.have.length(0);
-    expect(resultsOf(outcome)).to.deep.equal(['published']);
+    expect(await resultsOf(outcome)).to.deep.equal(['published']);
     expect(await rig().getJson(BUCKETS.output, outputKeys('claims/garbled.png').error)).to.include({ reason: 'INVALID_JOB', message: 'Claim file is not JSON', stage: 'generate' });
     expect((await manifestOf('claims/garbled.png')).outcome).to.equal('failed');
   });
@@ -171,10 +174,11 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const retry = await generate.invoke(eventOf(staged.jobRecord));
 
     expect(first.ok, 'the first attempt fails after the SDK retries').to.equal(false);
-    expect(first.error?.name).to.equal('PipelineError');
+    expect(first.error?.name, 'the message is handed back to the queue').to.equal('FullBatchFailureError');
+    expect(await transientErrorOf(rig(), first)).to.match(/^PipelineError: .*ServiceUnavailableException/);
     expect(released).to.include({ state: 'released', invocations: 1, modelCalls: 3 });
     expect(retry.ok, describeOutcome(retry)).to.equal(true);
-    expect(resultsOf(retry)).to.deep.equal(['published']);
+    expect(await resultsOf(retry)).to.deep.equal(['published']);
     expect(callsSince(before).map((c) => c.status)).to.deep.equal([503, 503, 503, 200]);
     const manifest = await manifestOf('retry/ok.png');
     expect(manifest.outcome).to.equal('succeeded');
@@ -204,7 +208,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     // The model's failure was not the upload's doing: the same file uploaded again is generated again.
     const again = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'a cat (model error)' });
     expect(claimOf(again)).to.equal(claimOf(first));
-    expect(resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
     expect(callsSince(before).map((c) => c.status)).to.deep.equal([424, 200]);
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
@@ -217,11 +221,11 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const prompt = `a cat ${CONTENT_FILTER_TRIGGER}`;
     const first = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt });
     const before = rig().standIn.calls.length;
-    expect(resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
     expect(callsSince(before)).to.have.length(1);
 
     const again = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt });
-    expect(resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
 
     expect(callsSince(before), 'the same request would be blocked again').to.have.length(1);
     const manifest = await manifestOf(key);
@@ -241,7 +245,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     for (let attempt = 0; attempt < 3; attempt++) outcomes.push(await capped.invoke(eventOf(record)));
 
     expect(outcomes.map((o) => o.ok)).to.deep.equal([false, false, true]);
-    expect(resultsOf(outcomes[2]!)).to.deep.equal(['published']);
+    expect(await resultsOf(outcomes[2]!)).to.deep.equal(['published']);
     expect(callsSince(before).length).to.equal(6).and.to.be.at.most(7);
     const error = await rig().getJson(BUCKETS.output, outputKeys('budget/endless.png').error);
     expect(error).to.include({ reason: 'CALL_BUDGET_EXHAUSTED', permanent: true });

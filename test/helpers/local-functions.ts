@@ -170,6 +170,7 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
           environment,
           memoryMb: fnOptions.memoryMb ?? (name === 'prepare' ? 1769 : 512),
           timeoutS: fnOptions.timeoutS ?? 60,
+          maximumRetryAttempts: 0,
         },
         {
           bundleDir: join(ROOT, 'dist', 'functions', name),
@@ -186,6 +187,7 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           },
           logFile: join(workDir, 'logs', `${id}.log`),
+          deadLetterFile: join(workDir, 'dead-letter.jsonl'),
         },
       );
       functions.push(fn);
@@ -277,6 +279,24 @@ export const jobResultsOf = async (rig: Rig, outcome: InvocationOutcome, expecte
       jobs.push({ jobId: entry.jobId ?? '', key: entry.key ?? '', result });
     }
     if (jobs.length >= expected || Date.now() > deadline) return jobs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+/**
+ * Why a generate invocation handed its message back to the queue: the error it logged with
+ * `job failed transiently` (the invocation itself only fails with Powertools' FullBatchFailureError).
+ */
+export const transientErrorOf = async (rig: Rig, outcome: InvocationOutcome, timeoutMs = 3000): Promise<string | undefined> => {
+  const file = join(rig.workDir, 'logs', `${outcome.functionId}.log`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n')) {
+      if (!line.includes(outcome.requestId) || !line.includes('job failed transiently')) continue;
+      const entry = JSON.parse(line) as { message?: string; function_request_id?: string; error?: string };
+      if (entry.function_request_id === outcome.requestId && entry.message === 'job failed transiently') return entry.error;
+    }
+    if (Date.now() > deadline) return undefined;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 };
