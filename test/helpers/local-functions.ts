@@ -170,7 +170,6 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
           environment,
           memoryMb: fnOptions.memoryMb ?? (name === 'prepare' ? 1769 : 512),
           timeoutS: fnOptions.timeoutS ?? 60,
-          maximumRetryAttempts: 0,
         },
         {
           bundleDir: join(ROOT, 'dist', 'functions', name),
@@ -187,7 +186,6 @@ export const startRig = async (options: { standIn?: StandInOptions } = {}): Prom
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           },
           logFile: join(workDir, 'logs', `${id}.log`),
-          deadLetterFile: join(workDir, 'dead-letter.jsonl'),
         },
       );
       functions.push(fn);
