@@ -10,7 +10,7 @@
  *   outcomes/<folder hash>.json                          generate: which upload's outcome a folder shows
  *
  * Output bucket: one folder per input key (see naming.ts), holding
- *   1.png … n.png, edges.png, error.json, manifest.json (written last)
+ *   1.png … n.png, edges.png, contact-sheet.png, error.json, manifest.json (written last)
  */
 export const Staging = {
   JOBS_PREFIX: 'jobs/',
@@ -24,6 +24,8 @@ export const OutputFile = {
   EDGES: 'edges.png',
   MANIFEST: 'manifest.json',
   ERROR: 'error.json',
+  /** The photo, the edge mask and the results side by side, for browsing the bucket. */
+  CONTACT_SHEET: 'contact-sheet.png',
   image: (n: number): string => `${n}.png`,
 } as const;
 

@@ -42,6 +42,7 @@ export const outputKeys = (key: string) => {
     edges: `${folder}${OutputFile.EDGES}`,
     manifest: `${folder}${OutputFile.MANIFEST}`,
     error: `${folder}${OutputFile.ERROR}`,
+    contactSheet: `${folder}${OutputFile.CONTACT_SHEET}`,
   };
 };
 export type OutputKeys = ReturnType<typeof outputKeys>;

@@ -1,13 +1,14 @@
 import type { FailureReport } from './errors';
 import type { Job, JobSource, ReadyJob } from './job';
 import type { ModelFamily } from './models/catalogue';
+import { findModel } from './models/catalogue';
 import { outputKeys } from './naming';
 
 /**
  * The outcome contract: what one upload's output folder holds, built in one place.
  *
  * A folder holds exactly the files its manifest lists and nothing else:
- * - succeeded / partial: `1.png … n.png`, `edges.png` and `manifest.json`;
+ * - succeeded / partial: `1.png … n.png`, `edges.png`, `contact-sheet.png` and `manifest.json`;
  * - failed: `error.json` and `manifest.json`, no pictures.
  * The manifest is written last and is the single sign that the folder is complete.
  */
@@ -37,6 +38,8 @@ export interface CallResult {
   readonly kept: boolean;
   /** InvokeModel attempts this call cost in this invocation (0 when kept). */
   readonly attempts: number;
+  /** The answer came from a local stand-in, which says so: no model generated it. */
+  readonly standIn?: string;
   readonly ms: number;
 }
 
@@ -83,6 +86,8 @@ export interface OutcomeInput {
   readonly failure?: FailureReport;
   /** The staged edge mask, when it could be read. */
   readonly edges?: Uint8Array;
+  /** The photo, the edge mask and the results side by side, when it could be drawn. */
+  readonly contactSheet?: Uint8Array;
   readonly now: Date;
 }
 
@@ -111,6 +116,7 @@ export const planOutcome = (input: OutcomeInput): PlannedOutcome => {
   const files: OutcomeFile[] = [];
   const imageKeys: string[] = [];
   let edgesKey: string | null = null;
+  let contactSheetKey: string | null = null;
   if (failure) {
     const report: ErrorReport = {
       ...failure,
@@ -129,7 +135,13 @@ export const planOutcome = (input: OutcomeInput): PlannedOutcome => {
       edgesKey = keys.edges;
       files.push({ key: keys.edges, body: input.edges, contentType: 'image/png' });
     }
+    if (input.contactSheet) {
+      contactSheetKey = keys.contactSheet;
+      files.push({ key: keys.contactSheet, body: input.contactSheet, contentType: 'image/png' });
+    }
   }
+  const standIn = calls.find((call) => call.standIn)?.standIn;
+  const pricePerImage = findModel(generation?.modelId ?? job.modelId)?.pricePerImage ?? 0;
 
   const manifest = {
     version: 1,
@@ -152,6 +164,7 @@ export const planOutcome = (input: OutcomeInput): PlannedOutcome => {
     outputs: {
       images: imageKeys,
       edges: edgesKey,
+      contactSheet: contactSheetKey,
       error: failure ? keys.error : null,
     },
     ...(generation
@@ -168,8 +181,11 @@ export const planOutcome = (input: OutcomeInput): PlannedOutcome => {
           imagesMissing: missing,
           imagesBlocked: calls.reduce((n, call) => n + call.blocked, 0),
           modelCalls: generation.modelCalls,
+          // List price of the pictures this request received, once: kept answers published again cost nothing more.
+          estimatedCostUsd: Math.round(calls.reduce((n, call) => n + call.images.length, 0) * pricePerImage * 10_000) / 10_000,
         }
       : {}),
+    ...(standIn ? { standIn: true, standInNote: standIn } : {}),
     ...(failure ? { failure } : {}),
     timings: { prepare: job.timings, generate: generation?.timings ?? {} },
     preparedAt: job.preparedAt,
@@ -188,5 +204,5 @@ export const planOutcome = (input: OutcomeInput): PlannedOutcome => {
 export type Manifest = Record<string, unknown> & {
   readonly outcome: Outcome;
   readonly source: JobSource;
-  readonly outputs: { readonly images: readonly string[]; readonly edges: string | null; readonly error: string | null };
+  readonly outputs: { readonly images: readonly string[]; readonly edges: string | null; readonly contactSheet: string | null; readonly error: string | null };
 };

@@ -60,7 +60,7 @@ export const generate = async (
     try {
       const invocation = await bedrock.invoke(config.modelId, call.body, deadline);
       budget.settle(invocation.attempts);
-      answer = { generated: adapter.parseResponse(invocation.body, call), sequencer };
+      answer = { generated: adapter.parseResponse(invocation.body, call), sequencer, ...standInNote(invocation.body) };
     } catch (error) {
       if (error instanceof InvokeFailed) budget.settle(error.attempts);
       const failure = error instanceof InvokeFailed ? error.failure : error;
@@ -93,6 +93,12 @@ export const generate = async (
   }
 };
 
+/** A local stand-in says so in every answer; the outcome passes it on, so no one mistakes its pictures for a model's. */
+const standInNote = (body: unknown): { standIn?: string } => {
+  const note = (body as { standIn?: unknown } | null)?.standIn;
+  return typeof note === 'string' ? { standIn: note } : {};
+};
+
 const resultOf = (call: ModelCall, kept: KeptAnswer, how: { kept: boolean; attempts: number; ms: number }): CallResult => ({
   seed: call.seed,
   requested: call.images,
@@ -100,5 +106,6 @@ const resultOf = (call: ModelCall, kept: KeptAnswer, how: { kept: boolean; attem
   ...(kept.generated.seeds ? { seeds: kept.generated.seeds } : {}),
   blocked: kept.generated.blocked,
   ...(kept.failure ? { failure: kept.failure } : {}),
+  ...(kept.standIn ? { standIn: kept.standIn } : {}),
   ...how,
 });

@@ -16,6 +16,7 @@ import { planOutcome, type Generation, type PlannedOutcome } from '../core/outco
 import { isSuperseded, PublishVerdict } from '../core/publication';
 import { Metrics } from '../core/settings';
 import { readGenerateConfig } from './config';
+import { contactSheet } from './contact-sheet';
 import { generate } from './generation';
 
 const config = readGenerateConfig(process.env);
@@ -93,9 +94,11 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
   }
 
   try {
-    const pictures = generation?.calls.some((call) => call.images.length > 0) ?? false;
-    const edges = pictures && !failure ? await readIfExists(stagingBucket, stagingKeys(job.jobId).edges) : undefined;
-    const plan = planOutcome({ job, generation, failure, now: new Date(), ...(edges ? { edges: edges.bytes } : {}) });
+    const images = failure ? [] : (generation?.calls.flatMap((call) => call.images) ?? []);
+    const staged = stagingKeys(job.jobId);
+    const [edges, photo] = images.length > 0 ? await Promise.all([readIfExists(stagingBucket, staged.edges), readIfExists(stagingBucket, staged.conditioning)]) : [];
+    const sheet = images.length > 0 ? await drawContactSheet([photo?.bytes, edges?.bytes, ...images]) : undefined;
+    const plan = planOutcome({ job, generation, failure, now: new Date(), ...(edges ? { edges: edges.bytes } : {}), ...(sheet ? { contactSheet: sheet } : {}) });
     const verdict = await publish(plan, job, stagingBucket, fingerprint, invocation);
     await claim?.done();
     if (verdict !== PublishVerdict.PUBLISH) return verdict;
@@ -105,6 +108,16 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
   } catch (error) {
     await claim?.release().catch(() => undefined);
     throw error;
+  }
+};
+
+/** The contact sheet is a convenience: a picture it cannot draw is logged, never a reason to fail the job. */
+const drawContactSheet = async (tiles: readonly (Uint8Array | undefined)[]): Promise<Uint8Array | undefined> => {
+  try {
+    return await contactSheet(tiles.filter((tile): tile is Uint8Array => tile !== undefined));
+  } catch (error) {
+    logger.warn('could not draw the contact sheet', { error: String(error) });
+    return undefined;
   }
 };
 

@@ -7,6 +7,7 @@
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
+import sharp from 'sharp';
 import type { S3EventRecord } from 'aws-lambda';
 import { outputFolder, outputKeys } from '../../functions/core/naming';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
@@ -50,7 +51,7 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
   /** The folder holds exactly what its manifest lists, plus the manifest. */
   const expectFolderMatchesManifest = async (key: string): Promise<any> => {
     const manifest = await manifestOf(key);
-    const listed = [...manifest.outputs.images, manifest.outputs.edges, manifest.outputs.error].filter((k): k is string => k !== null);
+    const listed = [...manifest.outputs.images, manifest.outputs.edges, manifest.outputs.contactSheet, manifest.outputs.error].filter((k): k is string => k !== null);
     expect(await folderOf(key)).to.deep.equal([...listed, outputKeys(key).manifest].sort());
     if (manifest.outputs.error) expect(manifest.outputs.images).to.deep.equal([]);
     return manifest;
@@ -333,5 +334,24 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
     await generated(paced, staged.jobRecord);
 
     expect(performance.now() - started, 'three calls of at least 1.5 s each, one after the other').to.be.at.least(4500);
+  });
+
+  it("each job's folder shows itself: a contact sheet of photo, edge mask and results, the estimated cost, and that the stand-in answered", async () => {
+    const key = 'shows/itself.png';
+    const staged = await stageJob(rig(), prepareSketch, key, photo('coffee.png'), { count: '2' });
+
+    await generated(generateSketch, staged.jobRecord);
+
+    const manifest = await expectFolderMatchesManifest(key);
+    expect(manifest.outputs.contactSheet).to.equal(outputKeys(key).contactSheet);
+    const sheet = await sharp((await rig().get(BUCKETS.output, outputKeys(key).contactSheet))!).metadata();
+    const { width, height } = staged.job.conditioning.size;
+    const tile = Math.round((256 * width) / height);
+    expect(sheet.height).to.equal(256 + 16);
+    // Four tiles (photo, edge mask, two results) with 8 px around each.
+    expect(sheet.width).to.be.within(4 * tile + 40 - 4, 4 * tile + 40 + 4);
+    expect(manifest.estimatedCostUsd).to.equal(0.14);
+    expect(manifest.standIn).to.equal(true);
+    expect(manifest.standInNote).to.match(/stand-in, no model was called/);
   });
 });
