@@ -22,7 +22,7 @@ describe('core/outcome', () => {
     expect(plan.folder).to.equal('photos/tiger.jpg/');
     expect(keysOf(plan)).to.deep.equal(['photos/tiger.jpg/1.png', 'photos/tiger.jpg/2.png', 'photos/tiger.jpg/edges.png']);
     expect(plan.manifest.key).to.equal('photos/tiger.jpg/manifest.json');
-    expect(manifest.outputs).to.deep.equal({ images: ['photos/tiger.jpg/1.png', 'photos/tiger.jpg/2.png'], edges: 'photos/tiger.jpg/edges.png', error: null });
+    expect(manifest.outputs).to.deep.equal({ images: ['photos/tiger.jpg/1.png', 'photos/tiger.jpg/2.png'], edges: 'photos/tiger.jpg/edges.png', contactSheet: null, error: null });
     expect(manifest.source).to.deep.equal(job.source);
     expect(manifest.source.sequencer).to.equal('0055AED6DCD90281E5');
     expect(manifest.prompt).to.equal('a tiger as a pencil sketch');
@@ -32,6 +32,19 @@ describe('core/outcome', () => {
     expect(manifest.calls).to.deep.equal([{ seed: 1234, requested: 2, received: 2, blocked: 0, ms: 9000, kept: false }]);
     expect(manifest.imagesMissing).to.equal(0);
     expect(manifest.completedAt).to.equal(NOW.toISOString());
+  });
+
+  it('writes and lists the contact sheet beside the pictures, and prices the pictures received', () => {
+    const plan = planOutcome({ job: readyJob(), generation: generation([call(), call({ images: [], failure: { reason: 'MODEL_ERROR', message: 'x', permanent: true } })]), contactSheet: PNG, now: NOW });
+    expect(keysOf(plan)).to.deep.equal(['photos/tiger.jpg/1.png', 'photos/tiger.jpg/contact-sheet.png']);
+    expect(manifestOf(plan).outputs.contactSheet).to.equal('photos/tiger.jpg/contact-sheet.png');
+    expect(manifestOf(plan).estimatedCostUsd).to.equal(0.01);
+    expect(manifestOf(plan)).to.not.have.property('standIn');
+  });
+
+  it('says so when a stand-in answered', () => {
+    const plan = planOutcome({ job: readyJob(), generation: generation([call({ standIn: 'local Bedrock stand-in, no model was called' })]), now: NOW });
+    expect(manifestOf(plan)).to.include({ standIn: true, standInNote: 'local Bedrock stand-in, no model was called' });
   });
 
   it('lists no edge mask when it could not be read, and writes none', () => {
@@ -81,7 +94,7 @@ describe('core/outcome', () => {
     expect(plan.outcome).to.equal('failed');
     expect(keysOf(plan)).to.deep.equal(['photos/tiger.jpg/error.json']);
     expect(report).to.deep.include({ ...filtered, stage: 'generate', jobId: readyJob().jobId, at: NOW.toISOString() });
-    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: 'photos/tiger.jpg/error.json' });
+    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, contactSheet: null, error: 'photos/tiger.jpg/error.json' });
     expect(manifest.failure).to.deep.equal(filtered);
   });
 
