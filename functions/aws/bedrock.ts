@@ -57,6 +57,7 @@ export const createBedrock = (options: { requestTimeoutMs: number; maxAttempts: 
     requestHandler: { requestTimeout: options.requestTimeoutMs },
   });
   return {
+    client,
     /** One InvokeModel call with a JSON body; returns the parsed JSON answer. */
     async invoke(modelId: string, body: unknown, abortSignal?: AbortSignal): Promise<Invocation> {
       try {

@@ -308,30 +308,14 @@ export function edgeMask(image: GreyImage, options: EdgeMaskOptions = {}): EdgeM
   const { sigma, highPercentile, lowRatio, minSeedDensity, fixed } = readOptions(options);
 
   const n = width * height;
-  // Working buffers carry a one-pixel border replicating their edge, so the
-  // 3×3 Sobel and NMS neighbourhoods need no bounds checks ("edge pixels
-  // clamped" everywhere, not just in the Gaussian).
-  const pw = width + 2;
-  const ph = height + 2;
-  const smooth = new Uint8Array(pw * ph);
-  gaussianBlur(data, width, height, gaussianKernel(sigma), smooth);
-  replicateBorder(smooth, pw, ph);
-
-  const gradient = new Int32Array(pw * ph);
-  sobel(smooth, gradient, width, height);
-  replicateBorder(gradient, pw, ph);
-
-  // A fresh buffer is all zeros, which is what the border and every
-  // suppressed pixel must be: only ridges are written.
-  const ridges = new Int32Array(pw * ph);
   const histogram = new Uint32Array(HISTOGRAM_SIZE);
   // The lower edge of the first visible bin, squared in the Sobel scale:
   // (bin / 8 · 4)². Fixed thresholds need no histogram at all.
   const firstVisibleBin = Math.ceil(EDGE_LOW_FLOOR * BINS_PER_LEVEL);
-  const histogramFrom = fixed ? Infinity : (firstVisibleBin * firstVisibleBin) / 4;
+  const histogramFrom = fixed ? NEVER : (firstVisibleBin * firstVisibleBin) / 4;
   // Automatic thresholds are never below the floor; fixed ones are known now.
-  const from = fixed ? Math.max(1, Math.ceil(16 * fixed.low * fixed.low)) : histogramFrom;
-  const ridgeCount = suppressNonMaxima(gradient, ridges, histogram, histogramFrom, from, width, height);
+  const from = fixed ? Math.min(NEVER, Math.max(1, Math.ceil(16 * fixed.low * fixed.low))) : histogramFrom;
+  const ridges = findRidges(data, width, height, gaussianKernel(sigma), from, histogramFrom, histogram);
 
   let low: number;
   let high: number;
@@ -342,110 +326,159 @@ export function edgeMask(image: GreyImage, options: EdgeMaskOptions = {}): EdgeM
     low = Math.max(EDGE_LOW_FLOOR, lowRatio * high);
   }
 
-  // `gradient` is spent: it becomes the hysteresis stack (each pixel is
-  // pushed at most once, and it has more slots than there are pixels).
   const out = new Uint8Array(n);
-  const edges = ridgeCount === 0 ? 0 : hysteresis(ridges, gradient, out, width, height, low, high);
-
+  const edges = ridges.count === 0 ? 0 : hysteresis(ridges, out, width, height, low, high);
   return { width, height, data: out, low, high, density: edges / n };
 }
 
+// Integer Sobel squares reach 2 · 1020² at most: one more is a square no pixel has.
+const NEVER = 2 * 1020 * 1020 + 1;
+
 /**
- * Separable blur in fixed point: rows into a scratch buffer (exact sums, no
- * rounding in between), then columns into the interior of `target` (padded
- * by one), rounded once to whole grey levels. Kernels of radius 4 or less
- * (the default sigma's, once its zero tap is dropped) take an unrolled path
- * with the weights in locals, padded with zero taps: a loop over taps inside
- * the loop over pixels costs several times the arithmetic itself.
+ * The ridges at or above the `from` square, in raster order: `index[i]` is the
+ * pixel in the padded layout ((y + 1) · (width + 2) + x + 1), `squared[i]` its
+ * exact Sobel square gx² + gy². A list rather than a picture-sized map: only a
+ * few per cent of the pixels are ridges strong enough to matter, even on a
+ * noisy picture, and hysteresis then visits only them.
  */
-function gaussianBlur(source: Uint8Array, width: number, height: number, kernel: GaussianKernel, target: Uint8Array): void {
-  const { half, bits } = kernel;
-  const pw = width + 2;
-  if (half.length === 1) {
-    // One tap of exactly 2^bits: the identity.
-    for (let y = 0; y < height; y++) target.set(source.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
-    return;
-  }
-  const radius = Math.max(UNROLLED_RADIUS, half.length - 1);
-  const weights = new Int32Array(radius + 1);
-  weights.set(half);
-  // 8-bit weights keep a row sum under 2^16; wider ones need 32 bits.
-  const rows = bits <= NARROW_KERNEL_BITS ? new Uint16Array(width * height) : new Int32Array(width * height);
-  // Clamping is done once per row by padding, never per pixel.
-  const padded = new Uint8Array(width + 2 * radius);
-  for (let y = 0; y < height; y++) {
-    const base = y * width;
-    padded.fill(source[base]!, 0, radius);
-    padded.set(source.subarray(base, base + width), radius);
-    padded.fill(source[base + width - 1]!, radius + width);
-    if (radius === UNROLLED_RADIUS) blurRow4(padded, rows, base, width, weights);
-    else blurRowAny(padded, rows, base, width, weights);
+class Ridges {
+  index: Int32Array;
+  squared: Int32Array;
+  count = 0;
+
+  constructor(capacity: number) {
+    this.index = new Int32Array(capacity);
+    this.squared = new Int32Array(capacity);
   }
 
-  const shift = 2 * bits;
-  const rounding = 2 ** (shift - 1);
-  const offsets = new Int32Array(2 * radius + 1);
-  const maxRow = height - 1;
-  for (let y = 0; y < height; y++) {
-    for (let k = -radius; k <= radius; k++) offsets[k + radius] = Math.min(maxRow, Math.max(0, y + k)) * width;
-    const o = (y + 1) * pw + 1;
-    if (radius === UNROLLED_RADIUS) blurColumns4(rows, offsets, target, o, width, weights, rounding, shift);
-    else blurColumnsAny(rows, offsets, target, o, width, weights, rounding, shift);
+  /** Room for `more` ridges (one row's worth), so the row loop never checks. */
+  reserve(more: number): void {
+    if (this.count + more <= this.index.length) return;
+    const capacity = Math.max(2 * this.index.length, this.count + more);
+    const index = new Int32Array(capacity);
+    const squared = new Int32Array(capacity);
+    index.set(this.index.subarray(0, this.count));
+    squared.set(this.squared.subarray(0, this.count));
+    this.index = index;
+    this.squared = squared;
+  }
+}
+
+/**
+ * Smoothing, Sobel and non-maximum suppression in one streaming pass, row by
+ * row, so the working set is a few rows that stay in cache instead of three
+ * picture-sized arrays written and re-read from memory (the way OpenCV's Canny
+ * computes its magnitude rows on the fly):
+ * - smoothed row r+1 (see {@link RowBlur}) goes into a ring of three padded
+ *   rows, whose ends replicate the row's ends; the row above the first and
+ *   below the last is that row itself ("edge pixels clamped" everywhere);
+ * - then the gradient of row r (see {@link gradientRow}) into a ring of three,
+ *   bordered the same way;
+ * - then the suppression of row r-1 (see {@link suppressRow}), which appends
+ *   its ridges to the list and histograms the visible ones.
+ */
+function findRidges(
+  source: Uint8Array,
+  width: number,
+  height: number,
+  kernel: GaussianKernel,
+  from: number,
+  histogramFrom: number,
+  histogram: Uint32Array,
+): Ridges {
+  const pw = width + 2;
+  const smooth = new Uint8Array(3 * pw);
+  const gradients = new Int32Array(3 * pw);
+  const blur = new RowBlur(source, width, height, kernel);
+  // A photograph has ridges above the floor on 5-7 % of its pixels.
+  const ridges = new Ridges(Math.max(1024, (width * height) >> 4));
+  const steps = new Int32Array(8);
+  const last = height - 1;
+  const slot = (row: number): number => (row % 3) * pw;
+  const suppress = (row: number): void => {
+    const above = slot(row > 0 ? row - 1 : 0);
+    const centre = slot(row);
+    const below = slot(row < last ? row + 1 : last);
+    ridges.reserve(width);
+    suppressRow(gradients, above, centre, below, (row + 1) * pw, width, steps, from, histogramFrom, histogram, ridges);
+  };
+  blur.row(0, smooth, 0);
+  for (let row = 0; row <= last; row++) {
+    if (row < last) blur.row(row + 1, smooth, slot(row + 1));
+    gradientRow(smooth, slot(row > 0 ? row - 1 : 0), slot(row), slot(row < last ? row + 1 : last), gradients, slot(row), width, from);
+    if (row > 0) suppress(row - 1);
+  }
+  suppress(last);
+  return ridges;
+}
+
+/**
+ * The separable blur of one row at a time, in fixed point: the column sums of
+ * the (clamped) source rows around it first, exact, into a small buffer
+ * padded by replicating its ends; then the row sum over that buffer, rounded
+ * once to whole grey levels. Columns first, because their source rows are the
+ * caller's picture itself: no picture-sized scratch buffer is needed. Kernels
+ * of radius 4 or less (the default sigma's, once its zero tap is dropped) take
+ * an unrolled path with the weights in locals, padded with zero taps: a loop
+ * over taps inside the loop over pixels costs several times the arithmetic.
+ */
+class RowBlur {
+  private readonly radius: number;
+  private readonly weights: Int32Array;
+  private readonly columns: Int32Array;
+  private readonly offsets: Int32Array;
+  private readonly rounding: number;
+  private readonly shift: number;
+  private readonly identity: boolean;
+
+  constructor(
+    private readonly source: Uint8Array,
+    private readonly width: number,
+    private readonly height: number,
+    kernel: GaussianKernel,
+  ) {
+    const { half, bits } = kernel;
+    // One tap of exactly 2^bits: the identity.
+    this.identity = half.length === 1;
+    this.radius = this.identity ? 0 : Math.max(UNROLLED_RADIUS, half.length - 1);
+    this.weights = new Int32Array(this.radius + 1);
+    this.weights.set(this.identity ? [] : half);
+    // 8 bits: a column sum is under 2^16 and a total under 2^24; 11 bits: under 2^19 and 2^30.
+    this.columns = new Int32Array(width + 2 * this.radius);
+    this.offsets = new Int32Array(2 * this.radius + 1);
+    this.shift = 2 * bits;
+    this.rounding = this.shift === 0 ? 0 : 2 ** (this.shift - 1);
+  }
+
+  /** Smoothed row `y` into `target` from `o` on: o + 1 … o + width, and both ends replicated. */
+  row(y: number, target: Uint8Array, o: number): void {
+    const { source, width, radius, columns, offsets } = this;
+    if (this.identity) {
+      target.set(source.subarray(y * width, (y + 1) * width), o + 1);
+    } else {
+      const maxRow = this.height - 1;
+      for (let k = -radius; k <= radius; k++) offsets[k + radius] = Math.min(maxRow, Math.max(0, y + k)) * width;
+      if (radius === UNROLLED_RADIUS) {
+        columnSums4(source, offsets, columns, width, this.weights);
+        columns.fill(columns[radius]!, 0, radius);
+        columns.fill(columns[radius + width - 1]!, radius + width);
+        rowSums4(columns, target, o + 1, width, this.weights, this.rounding, this.shift);
+      } else {
+        columnSumsAny(source, offsets, columns, width, this.weights);
+        columns.fill(columns[radius]!, 0, radius);
+        columns.fill(columns[radius + width - 1]!, radius + width);
+        rowSumsAny(columns, target, o + 1, width, this.weights, this.rounding, this.shift);
+      }
+    }
+    target[o] = target[o + 1]!;
+    target[o + width + 1] = target[o + width]!;
   }
 }
 
 const UNROLLED_RADIUS = 4;
 
-/** One row, radius 4: a sliding window, one new load per pixel. */
-function blurRow4(padded: Uint8Array, rows: Uint16Array | Int32Array, base: number, width: number, weights: Int32Array): void {
-  const k0 = weights[0]!;
-  const k1 = weights[1]!;
-  const k2 = weights[2]!;
-  const k3 = weights[3]!;
-  const k4 = weights[4]!;
-  let a4 = padded[0]!;
-  let a3 = padded[1]!;
-  let a2 = padded[2]!;
-  let a1 = padded[3]!;
-  let c = padded[4]!;
-  let b1 = padded[5]!;
-  let b2 = padded[6]!;
-  let b3 = padded[7]!;
-  for (let x = 0; x < width; x++) {
-    const b4 = padded[x + 8]!;
-    rows[base + x] = k0 * c + k1 * (a1 + b1) + k2 * (a2 + b2) + k3 * (a3 + b3) + k4 * (a4 + b4);
-    a4 = a3;
-    a3 = a2;
-    a2 = a1;
-    a1 = c;
-    c = b1;
-    b1 = b2;
-    b2 = b3;
-    b3 = b4;
-  }
-}
-
-function blurRowAny(padded: Uint8Array, rows: Uint16Array | Int32Array, base: number, width: number, weights: Int32Array): void {
-  const radius = weights.length - 1;
-  const k0 = weights[0]!;
-  for (let x = 0, c = radius; x < width; x++, c++) {
-    let sum = k0 * padded[c]!;
-    for (let k = 1; k <= radius; k++) sum += weights[k]! * (padded[c - k]! + padded[c + k]!);
-    rows[base + x] = sum;
-  }
-}
-
-/** One output row, radius 4, from the nine (clamped) source rows in `offsets`. */
-function blurColumns4(
-  rows: Uint16Array | Int32Array,
-  offsets: Int32Array,
-  target: Uint8Array,
-  o: number,
-  width: number,
-  weights: Int32Array,
-  rounding: number,
-  shift: number,
-): void {
+/** Column sums, radius 4, from the nine (clamped) source rows in `offsets`, into columns[4 …]. */
+function columnSums4(source: Uint8Array, offsets: Int32Array, columns: Int32Array, width: number, weights: Int32Array): void {
   const k0 = weights[0]!;
   const k1 = weights[1]!;
   const k2 = weights[2]!;
@@ -461,77 +494,96 @@ function blurColumns4(
   const b3 = offsets[7]!;
   const b4 = offsets[8]!;
   for (let x = 0; x < width; x++) {
-    const sum =
-      rounding +
-      k0 * rows[c + x]! +
-      k1 * (rows[a1 + x]! + rows[b1 + x]!) +
-      k2 * (rows[a2 + x]! + rows[b2 + x]!) +
-      k3 * (rows[a3 + x]! + rows[b3 + x]!) +
-      k4 * (rows[a4 + x]! + rows[b4 + x]!);
-    target[o + x] = sum >>> shift;
+    columns[x + 4] =
+      k0 * source[c + x]! +
+      k1 * (source[a1 + x]! + source[b1 + x]!) +
+      k2 * (source[a2 + x]! + source[b2 + x]!) +
+      k3 * (source[a3 + x]! + source[b3 + x]!) +
+      k4 * (source[a4 + x]! + source[b4 + x]!);
   }
 }
 
-function blurColumnsAny(
-  rows: Uint16Array | Int32Array,
-  offsets: Int32Array,
-  target: Uint8Array,
-  o: number,
-  width: number,
-  weights: Int32Array,
-  rounding: number,
-  shift: number,
-): void {
+function columnSumsAny(source: Uint8Array, offsets: Int32Array, columns: Int32Array, width: number, weights: Int32Array): void {
   const radius = weights.length - 1;
   const k0 = weights[0]!;
   const c = offsets[radius]!;
   for (let x = 0; x < width; x++) {
-    let sum = rounding + k0 * rows[c + x]!;
-    for (let k = 1; k <= radius; k++) sum += weights[k]! * (rows[offsets[radius - k]! + x]! + rows[offsets[radius + k]! + x]!);
+    let sum = k0 * source[c + x]!;
+    for (let k = 1; k <= radius; k++) sum += weights[k]! * (source[offsets[radius - k]! + x]! + source[offsets[radius + k]! + x]!);
+    columns[x + radius] = sum;
+  }
+}
+
+/** Row sums, radius 4, over the padded column sums: a sliding window, one new load per pixel. */
+function rowSums4(columns: Int32Array, target: Uint8Array, o: number, width: number, weights: Int32Array, rounding: number, shift: number): void {
+  const k0 = weights[0]!;
+  const k1 = weights[1]!;
+  const k2 = weights[2]!;
+  const k3 = weights[3]!;
+  const k4 = weights[4]!;
+  let a4 = columns[0]!;
+  let a3 = columns[1]!;
+  let a2 = columns[2]!;
+  let a1 = columns[3]!;
+  let c = columns[4]!;
+  let b1 = columns[5]!;
+  let b2 = columns[6]!;
+  let b3 = columns[7]!;
+  for (let x = 0; x < width; x++) {
+    const b4 = columns[x + 8]!;
+    target[o + x] = (rounding + k0 * c + k1 * (a1 + b1) + k2 * (a2 + b2) + k3 * (a3 + b3) + k4 * (a4 + b4)) >>> shift;
+    a4 = a3;
+    a3 = a2;
+    a2 = a1;
+    a1 = c;
+    c = b1;
+    b1 = b2;
+    b2 = b3;
+    b3 = b4;
+  }
+}
+
+function rowSumsAny(columns: Int32Array, target: Uint8Array, o: number, width: number, weights: Int32Array, rounding: number, shift: number): void {
+  const radius = weights.length - 1;
+  const k0 = weights[0]!;
+  for (let x = 0, c = radius; x < width; x++, c++) {
+    let sum = rounding + k0 * columns[c]!;
+    for (let k = 1; k <= radius; k++) sum += weights[k]! * (columns[c - k]! + columns[c + k]!);
     target[o + x] = sum >>> shift;
   }
 }
 
-/** Copies the outermost interior rows and columns into the one-pixel border. */
-function replicateBorder(buffer: Uint8Array | Int32Array, pw: number, ph: number): void {
-  for (let y = 1; y < ph - 1; y++) {
-    const o = y * pw;
-    buffer[o] = buffer[o + 1]!;
-    buffer[o + pw - 1] = buffer[o + pw - 2]!;
-  }
-  buffer.copyWithin(0, pw, 2 * pw);
-  buffer.copyWithin((ph - 1) * pw, (ph - 2) * pw, (ph - 1) * pw);
-}
-
 /**
- * Sobel gradients packed into one int32 per pixel: the squared magnitude
- * gx² + gy² (exact, at most 2 · 1020² < 2^21) shifted left by two, and the
- * gradient direction quantised to 4 sectors in the low two bits: 0
- * horizontal, 1 vertical, 2 the "\" diagonal (down right, as rows grow
- * downwards), 3 the "/" diagonal. Squares compare like magnitudes, so no
- * square root is needed to suppress non-maxima, and comparing |gx| and |gy|
- * against tan 22.5° gives the same sectors as atan2 without trigonometry
- * (the Q15 tangent moves the boundary by under 2·10⁻⁶ of |g|, less than one
- * integer step of the gradient).
- * The 3×3 window slides: each step loads only its new right-hand column.
+ * One row of Sobel gradients from three padded smoothed rows (starting at
+ * `up`, `mid` and `down` in `smooth`), into `gradients` from `o` on, padded the
+ * same way: the squared magnitude gx² + gy² (exact, at most 2 · 1020² < 2^21)
+ * shifted left by two, and, where that square reaches `from` (only such
+ * pixels are ever looked at as ridges), the gradient direction quantised to 4
+ * sectors in the low two bits: 0 horizontal, 1 vertical, 2 the "\" diagonal
+ * (down right, as rows grow downwards), 3 the "/" diagonal. Squares compare
+ * like magnitudes, so no square root is needed to suppress non-maxima, and
+ * comparing |gx| and |gy| against tan 22.5° gives the same sectors as atan2
+ * without trigonometry (the Q15 tangent moves the boundary by under 2·10⁻⁶ of
+ * |g|, less than one integer step of the gradient). The 3×3 window slides:
+ * each step loads only its new right-hand column.
  */
-function sobel(smooth: Uint8Array, gradient: Int32Array, width: number, height: number): void {
-  const pw = width + 2;
-  for (let y = 1; y <= height; y++) {
-    let i = y * pw + 1;
-    let nw = smooth[i - pw - 1]!;
-    let w = smooth[i - 1]!;
-    let sw = smooth[i + pw - 1]!;
-    let n = smooth[i - pw]!;
-    let c = smooth[i]!;
-    let s = smooth[i + pw]!;
-    for (let x = 0; x < width; x++, i++) {
-      const ne = smooth[i - pw + 1]!;
-      const e = smooth[i + 1]!;
-      const se = smooth[i + pw + 1]!;
-      const gx = ne + 2 * e + se - nw - 2 * w - sw;
-      const gy = sw + 2 * s + se - nw - 2 * n - ne;
-      // Branch-free: on a textured picture the sector changes from pixel to
+function gradientRow(smooth: Uint8Array, up: number, mid: number, down: number, gradients: Int32Array, o: number, width: number, from: number): void {
+  let nw = smooth[up]!;
+  let n = smooth[up + 1]!;
+  let w = smooth[mid]!;
+  let c = smooth[mid + 1]!;
+  let sw = smooth[down]!;
+  let s = smooth[down + 1]!;
+  for (let x = 2; x <= width + 1; x++) {
+    const ne = smooth[up + x]!;
+    const e = smooth[mid + x]!;
+    const se = smooth[down + x]!;
+    const gx = ne + 2 * e + se - nw - 2 * w - sw;
+    const gy = sw + 2 * s + se - nw - 2 * n - ne;
+    const squared = gx * gx + gy * gy;
+    let packed = squared << 2;
+    if (squared >= from) {
+      // Branch-free: along a textured ridge the sector changes from pixel to
       // pixel, and mispredicted branches cost more than this arithmetic.
       const sx = gx >> 31;
       const sy = gy >> 31;
@@ -541,64 +593,81 @@ function sobel(smooth: Uint8Array, gradient: Int32Array, width: number, height: 
       const notHorizontal = (ax * TAN_22_5_Q15 - (ay << 15)) >>> 31;
       const notVertical = (ay * TAN_22_5_Q15 - (ax << 15)) >>> 31;
       const diagonal = 2 | ((gx ^ gy) >>> 31);
-      gradient[i] = ((gx * gx + gy * gy) << 2) | (notHorizontal * (1 + notVertical * (diagonal - 1)));
-      nw = n;
-      n = ne;
-      w = c;
-      c = e;
-      sw = s;
-      s = se;
+      packed |= notHorizontal * (1 + notVertical * (diagonal - 1));
     }
+    gradients[o + x - 1] = packed;
+    nw = n;
+    n = ne;
+    w = c;
+    c = e;
+    sw = s;
+    s = se;
   }
+  gradients[o] = gradients[o + 1]!;
+  gradients[o + width + 1] = gradients[o + width]!;
 }
 
 /**
- * Keeps a pixel only if it is a local maximum across the edge. Strictly
- * greater than the neighbour on one side, at least equal on the other: a
- * symmetric step has a two-pixel plateau, and this keeps exactly one of it,
- * so contours come out one pixel wide. Looks only at pixels whose square is
- * at least `from` (at least 1): weaker ones can neither become edges nor
- * count, and on a noisy picture they are most pixels. Writes the squared
- * magnitude of each ridge into `ridges` (left zero elsewhere), histograms
- * the magnitudes of the ridges whose square is at least `histogramFrom` for
- * the automatic thresholds and returns the number of ridges found.
+ * Non-maximum suppression of one row (its gradients from `centre` in
+ * `gradients`, the rows around it from `above` and `below`): keeps a pixel
+ * only if it is a local maximum across the edge. Strictly greater than the
+ * neighbour on one side, at least equal on the other: a symmetric step has a
+ * two-pixel plateau, and this keeps exactly one of it, so contours come out
+ * one pixel wide. Looks only at pixels whose square is at least `from` (at
+ * least 1): weaker ones can neither become edges nor count, and on a noisy
+ * picture they are most pixels. Appends each ridge to `ridges` (`index`
+ * counts from `base`, the padded index of the row's border pixel) and
+ * histograms the magnitudes of those whose square is at least
+ * `histogramFrom`, for the automatic thresholds.
  */
-function suppressNonMaxima(
-  gradient: Int32Array,
-  ridges: Int32Array,
-  histogram: Uint32Array,
-  histogramFrom: number,
-  from: number,
+function suppressRow(
+  gradients: Int32Array,
+  above: number,
+  centre: number,
+  below: number,
+  base: number,
   width: number,
-  height: number,
-): number {
-  const pw = width + 2;
+  steps: Int32Array,
+  from: number,
+  histogramFrom: number,
+  histogram: Uint32Array,
+  ridges: Ridges,
+): void {
+  // Per sector, the offsets from a pixel to its neighbours before (0-3) and after (4-7) along the gradient.
+  const up = above - centre;
+  const down = below - centre;
+  steps[0] = -1;
+  steps[1] = up;
+  steps[2] = up - 1;
+  steps[3] = up + 1;
+  steps[4] = 1;
+  steps[5] = down;
+  steps[6] = down + 1;
+  steps[7] = down - 1;
+  const packedFrom = from << 2;
   const lastBin = histogram.length - 1;
-  // Per sector, the offset to the neighbours after (+) and before (-) along the gradient.
-  const steps = Int32Array.of(1, pw, pw + 1, pw - 1);
-  let count = 0;
-  for (let y = 1; y <= height; y++) {
-    let i = y * pw + 1;
-    for (let x = 0; x < width; x++, i++) {
-      const packed = gradient[i]!;
-      const squared = packed >> 2;
-      // Too faint to ever be an edge or to count: no need to know if it is a ridge.
-      if (squared < from) continue;
-      const step = steps[packed & 3]!;
-      if (squared > gradient[i - step]! >> 2 && squared >= gradient[i + step]! >> 2) {
-        ridges[i] = squared;
-        count++;
-        // Only visible ridges are counted (see highThreshold), and only they
-        // pay for the root: most ridges of a photo are faint ripples.
-        if (squared >= histogramFrom) {
-          // magnitude · BINS_PER_LEVEL = √squared / 4 · 8
-          const bin = (2 * Math.sqrt(squared)) | 0;
-          histogram[bin > lastBin ? lastBin : bin]!++;
-        }
+  const { index, squared: squares } = ridges;
+  let count = ridges.count;
+  for (let x = 1, i = centre + 1; x <= width; x++, i++) {
+    const packed = gradients[i]!;
+    // Too faint to ever be an edge or to count: no need to know if it is a ridge.
+    if (packed < packedFrom) continue;
+    const squared = packed >> 2;
+    const sector = packed & 3;
+    if (squared > gradients[i + steps[sector]!]! >> 2 && squared >= gradients[i + steps[sector + 4]!]! >> 2) {
+      index[count] = base + x;
+      squares[count] = squared;
+      count++;
+      // Only visible ridges are counted (see highThreshold), and only they
+      // pay for the root: most ridges of a photo are faint ripples.
+      if (squared >= histogramFrom) {
+        // magnitude · BINS_PER_LEVEL = √squared / 4 · 8
+        const bin = (2 * Math.sqrt(squared)) | 0;
+        histogram[bin > lastBin ? lastBin : bin]!++;
       }
     }
   }
-  return count;
+  ridges.count = count;
 }
 
 /**
@@ -624,60 +693,58 @@ function highThreshold(histogram: Uint32Array, first: number, fraction: number, 
   return (histogram.length - 1) / BINS_PER_LEVEL;
 }
 
+
 /**
- * Double threshold and hysteresis in one sweep: every strong ridge (>= high)
- * seeds a flood along 8-connected weak ridges (>= low) with an explicit stack,
- * since recursion would overflow along a long contour. A pushed pixel's ridge
- * is set to -1, below any threshold, so it is never pushed twice and needs no
- * separate marks. Writes 255 into `out` and returns the number of edge pixels.
+ * Double threshold and hysteresis: every strong ridge (>= high) seeds a flood
+ * along 8-connected weak ridges (>= low) with an explicit stack, since
+ * recursion would overflow along a long contour. Only the listed ridges are
+ * visited: they are marked weak in a padded byte map (0 everywhere else,
+ * border included), and a pixel is marked taken when pushed, so it is never
+ * pushed twice. Writes 255 into `out` and returns the number of edge pixels.
  */
-function hysteresis(
-  ridges: Int32Array,
-  stack: Int32Array,
-  out: Uint8Array,
-  width: number,
-  height: number,
-  low: number,
-  high: number,
-): number {
+function hysteresis(ridges: Ridges, out: Uint8Array, width: number, height: number, low: number, high: number): number {
   const pw = width + 2;
   // Thresholds on the magnitude √squared / 4 become thresholds on the exact
   // integer squares: m >= t exactly when squared >= ceil(16 t²). At least 1,
-  // so the zero border and suppressed pixels never join, even for low = 0.
+  // so the border and suppressed pixels never join, even for low = 0.
   const weak = Math.max(1, Math.ceil(16 * low * low));
   const strong = Math.max(weak, Math.ceil(16 * high * high));
-  const visited = -1;
+  const { index, squared, count } = ridges;
+  const WEAK = 1;
+  const TAKEN = 2;
+  const map = new Uint8Array(pw * (height + 2));
+  for (let r = 0; r < count; r++) if (squared[r]! >= weak) map[index[r]!] = WEAK;
+  // Each pixel is pushed at most once, and only ridges are.
+  const stack = new Int32Array(count);
   let edges = 0;
-  for (let y = 1; y <= height; y++) {
-    let seed = y * pw + 1;
-    for (let x = 0; x < width; x++, seed++) {
-      if (ridges[seed]! < strong) continue;
-      ridges[seed] = visited;
-      let top = 0;
-      stack[top++] = seed;
-      while (top > 0) {
-        const i = stack[--top]!;
-        edges++;
-        const row = (i / pw) | 0;
-        // Padded (row, column + 1) to unpadded (row - 1, column).
-        out[i - 2 * row - width - 1] = 255;
-        let j = i - pw - 1;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j++;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j++;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j = i - 1;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j = i + 1;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j = i + pw - 1;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j++;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-        j++;
-        if (ridges[j]! >= weak) (ridges[j] = visited), (stack[top++] = j);
-      }
+  for (let r = 0; r < count; r++) {
+    const seed = index[r]!;
+    if (squared[r]! < strong || map[seed] !== WEAK) continue;
+    map[seed] = TAKEN;
+    let top = 0;
+    stack[top++] = seed;
+    while (top > 0) {
+      const i = stack[--top]!;
+      edges++;
+      const row = (i / pw) | 0;
+      // Padded (row, column + 1) to unpadded (row - 1, column).
+      out[i - 2 * row - width - 1] = 255;
+      let j = i - pw - 1;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j++;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j++;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j = i - 1;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j = i + 1;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j = i + pw - 1;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j++;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
+      j++;
+      if (map[j] === WEAK) (map[j] = TAKEN), (stack[top++] = j);
     }
   }
   return edges;

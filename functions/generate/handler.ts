@@ -4,8 +4,8 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createBedrock } from '../aws/bedrock';
 import { acquireClaim, type HeldClaim } from '../aws/claims';
 import { publishOutcome, readPublication, type Published } from '../aws/outcomes';
-import { readIfExists, readObject } from '../aws/s3';
-import { createTelemetry } from '../aws/telemetry';
+import { readIfExists, readObject, s3 } from '../aws/s3';
+import { createTelemetry, enableTracing } from '../aws/telemetry';
 import { claimKey, requestFingerprint, Verdict } from '../core/claim';
 import { decodeDelivery, type Delivery } from '../core/delivery';
 import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
@@ -23,6 +23,7 @@ const config = readGenerateConfig(process.env);
 const bedrock = createBedrock({ requestTimeoutMs: config.requestTimeoutMs, maxAttempts: config.modelMaxAttempts });
 const { logger, metrics } = createTelemetry('generate');
 const processor = new BatchProcessor(EventType.SQS);
+const tracing = enableTracing('generate', [s3, bedrock.client]);
 
 /** Time kept back at the end of an invocation to publish the outcome. */
 const WRITE_MARGIN_MS = 10_000;
@@ -174,6 +175,7 @@ const handleMessage = async (record: SQSRecord, invocation: Invocation): Promise
 /** One SQS batch of job-file notifications; failed messages are reported back to the queue (partial batch response). */
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
+  await tracing;
   const remaining = context.getRemainingTimeInMillis();
   const invocation: Invocation = {
     owner: context.awsRequestId,

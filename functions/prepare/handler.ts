@@ -1,8 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { readObject, writeJson, writeObject } from '../aws/s3';
-import { createTelemetry } from '../aws/telemetry';
+import { readObject, s3, writeJson, writeObject } from '../aws/s3';
+import { createTelemetry, enableTracing } from '../aws/telemetry';
 import { decodeDelivery, type Delivery } from '../core/delivery';
 import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import type { CreatedObject } from '../core/event';
@@ -16,6 +16,7 @@ import { preparePicture } from './picture';
 const config = readPrepareConfig(process.env);
 const { logger, metrics } = createTelemetry('prepare');
 const processor = new BatchProcessor(EventType.SQS);
+const tracing = enableTracing('prepare', [s3]);
 
 /** Seconds sharp may spend on one picture: the invocation's remaining time, less 10 s to write the rejection; 50 s without a context. */
 const pictureSeconds = (context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): number =>
@@ -116,6 +117,7 @@ const handleMessage = async (record: SQSRecord, context: Context): Promise<void>
  */
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
+  await tracing;
   try {
     return await processPartialResponse(event, (record: SQSRecord) => handleMessage(record, context), processor, { context, processInParallel: false });
   } finally {
