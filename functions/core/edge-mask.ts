@@ -100,10 +100,6 @@ const BINS_PER_LEVEL = 8;
 // Integer Sobel on 8-bit pixels reaches √2 · 1020 / 4 ≈ 360.6 at most.
 const MAX_MAGNITUDE = (Math.SQRT2 * 1020) / 4;
 const HISTOGRAM_SIZE = Math.ceil(MAX_MAGNITUDE * BINS_PER_LEVEL) + 1;
-// tan(22.5°), the boundary between the horizontal/vertical and diagonal
-// sectors, in Q15 fixed point: |g| <= 1020, so the products stay in int32.
-const TAN_22_5_Q15 = Math.round((Math.SQRT2 - 1) * 2 ** 15);
-
 const fail = (name: string, expected: string, actual: unknown): never => {
   // An object is named by its class: printing an array's contents helps nobody.
   const message =
@@ -369,13 +365,16 @@ class Ridges {
  * row, so the working set is a few rows that stay in cache instead of three
  * picture-sized arrays written and re-read from memory (the way OpenCV's Canny
  * computes its magnitude rows on the fly):
- * - smoothed row r+1 (see {@link RowBlur}) goes into a ring of three padded
- *   rows, whose ends replicate the row's ends; the row above the first and
- *   below the last is that row itself ("edge pixels clamped" everywhere);
- * - then the gradient of row r (see {@link gradientRow}) into a ring of three,
- *   bordered the same way;
+ * - smoothed row r+1 goes into a ring of three padded rows, whose ends
+ *   replicate the row's ends; the row above the first and below the last is
+ *   that row itself ("edge pixels clamped" everywhere);
+ * - then the gradients of row r into a ring of three, bordered the same way;
  * - then the suppression of row r-1 (see {@link suppressRow}), which appends
  *   its ridges to the list and histograms the visible ones.
+ * The rings live in the memory of the SIMD kernels (see {@link Kernels}),
+ * which blur (the default sigma's kernel and any narrower one) and
+ * differentiate eight pixels at a time; wider kernels are blurred in
+ * JavaScript (see {@link RowBlur}), into the same rings.
  */
 function findRidges(
   source: Uint8Array,
@@ -387,40 +386,113 @@ function findRidges(
   histogram: Uint32Array,
 ): Ridges {
   const pw = width + 2;
-  const smooth = new Uint8Array(3 * pw);
-  const gradients = new Int32Array(3 * pw);
-  const blur = new RowBlur(source, width, height, kernel);
+  const simdBlur = kernel.bits === NARROW_KERNEL_BITS && kernel.half.length - 1 <= SIMD_RADIUS;
+  const k = kernels();
+  // Layout, in bytes: [the picture (SIMD blur only)][column sums][3 smoothed rows][3 gradient rows],
+  // each with the slack that eight-pixel steps read and write past a row's end.
+  const pictureAt = 0;
+  const columnsAt = align(simdBlur ? width * height + SLACK : 0);
+  const smoothAt = align(columnsAt + 2 * (width + 2 * SLACK));
+  const smoothStride = align(pw + 2 * SLACK);
+  const gradientsAt = smoothAt + 3 * smoothStride;
+  const gradientStride = align(4 * (pw + SLACK) + SLACK);
+  const bytes = gradientsAt + 3 * gradientStride;
+  const memory = k.memory;
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+  const heap = new Uint8Array(memory.buffer);
+  const gradients = new Int32Array(memory.buffer);
+
+  let blur: (row: number, o: number) => void;
+  if (simdBlur) {
+    heap.set(source, pictureAt);
+    const w = new Int32Array(SIMD_RADIUS + 1);
+    w.set(kernel.half);
+    const at = (row: number): number => pictureAt + (row < 0 ? 0 : row > height - 1 ? height - 1 : row) * width;
+    blur = (y, o) =>
+      k.blurRow(at(y - 4), at(y - 3), at(y - 2), at(y - 1), at(y), at(y + 1), at(y + 2), at(y + 3), at(y + 4), width, columnsAt, o, w[0]!, w[1]!, w[2]!, w[3]!, w[4]!);
+  } else {
+    const rows = new RowBlur(source, width, height, kernel);
+    blur = (y, o) => rows.row(y, heap, o);
+  }
+
   // A photograph has ridges above the floor on 5-7 % of its pixels.
   const ridges = new Ridges(Math.max(1024, (width * height) >> 4));
   const steps = new Int32Array(8);
   const last = height - 1;
-  const slot = (row: number): number => (row % 3) * pw;
+  const smoothed = (row: number): number => smoothAt + (row % 3) * smoothStride;
+  const gradient = (row: number): number => gradientsAt + (row % 3) * gradientStride;
   const suppress = (row: number): void => {
-    const above = slot(row > 0 ? row - 1 : 0);
-    const centre = slot(row);
-    const below = slot(row < last ? row + 1 : last);
+    // In int32 elements of `gradients`.
+    const above = gradient(row > 0 ? row - 1 : 0) >> 2;
+    const centre = gradient(row) >> 2;
+    const below = gradient(row < last ? row + 1 : last) >> 2;
     ridges.reserve(width);
     suppressRow(gradients, above, centre, below, (row + 1) * pw, width, steps, from, histogramFrom, histogram, ridges);
   };
-  blur.row(0, smooth, 0);
+  blur(0, smoothed(0));
   for (let row = 0; row <= last; row++) {
-    if (row < last) blur.row(row + 1, smooth, slot(row + 1));
-    gradientRow(smooth, slot(row > 0 ? row - 1 : 0), slot(row), slot(row < last ? row + 1 : last), gradients, slot(row), width, from);
+    if (row < last) blur(row + 1, smoothed(row + 1));
+    k.gradientRow(smoothed(row > 0 ? row - 1 : 0), smoothed(row), smoothed(row < last ? row + 1 : last), gradient(row), width);
     if (row > 0) suppress(row - 1);
   }
   suppress(last);
   return ridges;
 }
 
+const SLACK = 32;
+const WASM_PAGE = 65536;
+const align = (bytes: number): number => (bytes + 15) & ~15;
+/** The widest kernel the SIMD blur takes (narrower ones are padded with zero taps): the default sigma's. */
+const SIMD_RADIUS = 4;
+
 /**
- * The separable blur of one row at a time, in fixed point: the column sums of
- * the (clamped) source rows around it first, exact, into a small buffer
- * padded by replicating its ends; then the row sum over that buffer, rounded
- * once to whole grey levels. Columns first, because their source rows are the
- * caller's picture itself: no picture-sized scratch buffer is needed. Kernels
- * of radius 4 or less (the default sigma's, once its zero tap is dropped) take
- * an unrolled path with the weights in locals, padded with zero taps: a loop
- * over taps inside the loop over pixels costs several times the arithmetic.
+ * The SIMD kernels of the pass (WebAssembly, 128-bit: eight 16-bit lanes),
+ * assembled from edge-mask.wat, where each is explained; to rebuild after
+ * editing it: `npx -y wabt@1.0.39 wat2wasm functions/core/edge-mask.wat
+ * --output=- | base64 -w0`. JavaScript has no SIMD, and these two stages,
+ * the same work on every pixel, were two thirds of the time:
+ * - blurRow: one smoothed row, exactly as {@link RowBlur} computes it (the
+ *   column sums of the nine source rows around it, then the row sums,
+ *   rounded once to whole grey levels), for 8-bit kernels of radius 4 or less;
+ * - gradientRow: one row of Sobel gradients packed into one int32 per pixel:
+ *   the squared magnitude gx² + gy² (exact, at most 2 · 1020² < 2^21) shifted
+ *   left by two, and the gradient direction quantised to 4 sectors in the low
+ *   two bits: 0 horizontal, 1 vertical, 2 the "\" diagonal (down right, as
+ *   rows grow downwards), 3 the "/" diagonal. Squares compare like
+ *   magnitudes, so no square root is needed to suppress non-maxima, and
+ *   comparing |gx| and |gy| against tan 22.5° gives the same sectors as atan2
+ *   without trigonometry (the Q15 tangent moves the boundary by under 2·10⁻⁶
+ *   of |g|, less than one integer step of the gradient).
+ * One instance per process, its memory grown to the largest picture seen.
+ */
+interface Kernels {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  blurRow(
+    ...args: [r0: number, r1: number, r2: number, r3: number, r4: number, r5: number, r6: number, r7: number, r8: number,
+      width: number, columns: number, out: number, k0: number, k1: number, k2: number, k3: number, k4: number]
+  ): void;
+  gradientRow(up: number, mid: number, down: number, out: number, width: number): void;
+}
+
+// The ES2023 lib declares no WebAssembly (the DOM lib does): the two constructors used here.
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: object };
+};
+
+const KERNELS_WASM = 'AGFzbQEAAAABHQJgEX9/f39/f39/f39/f39/f39/AGAFf39/f38AAwMCAAEFAwEAAQciAwZtZW1vcnkCAAdibHVyUm93AAALZ3JhZGllbnRSb3cAAQrBCQLcBQIDfwl7IAz9ECEUIA39ECEVIA79ECEWIA/9ECEXIBD9ECEYQQAhEQJAA0AgESAJTg0BIAogEUEEakEBdGogFCAEIBFq/V0DAP2JAf2VASAVIAMgEWr9XQMA/YkBIAUgEWr9XQMA/YkB/Y4B/ZUBIBYgAiARav1dAwD9iQEgBiARav1dAwD9iQH9jgH9lQH9jgH9jgEgFyABIBFq/V0DAP2JASAHIBFq/V0DAP2JAf2OAf2VASAYIAAgEWr9XQMA/YkBIAggEWr9XQMA/YkB/Y4B/ZUB/Y4B/Y4B/QsEACARQQhqIREMAAsLIAovAQghEyAKIBOtQoGAhICQgMAAfjcDACAKIAlBBGpBAXRqIRIgEkECay8BACETIBIgE61CgYCEgJCAwAB+NwMAQYCAAv0RIRxBACERAkADQCARIAlODQEgCiARQQF0aiESIBL9AAQIIRsgHCAbIBT9vgH9rgEhGSAcIBsgFP2/Af2uASEaIBL9AAQGIRsgGSAbIBX9vgH9rgEhGSAaIBsgFf2/Af2uASEaIBL9AAQKIRsgGSAbIBX9vgH9rgEhGSAaIBsgFf2/Af2uASEaIBL9AAQEIRsgGSAbIBb9vgH9rgEhGSAaIBsgFv2/Af2uASEaIBL9AAQMIRsgGSAbIBb9vgH9rgEhGSAaIBsgFv2/Af2uASEaIBL9AAQCIRsgGSAbIBf9vgH9rgEhGSAaIBsgF/2/Af2uASEaIBL9AAQOIRsgGSAbIBf9vgH9rgEhGSAaIBsgF/2/Af2uASEaIBL9AAQAIRsgGSAbIBj9vgH9rgEhGSAaIBsgGP2/Af2uASEaIBL9AAQQIRsgGSAbIBj9vgH9rgEhGSAaIBsgGP2/Af2uASEaIBlBEP2tASAaQRD9rQH9hgEhGyALQQFqIBFqIBsgG/1m/VsDAAAgEUEIaiERDAALCyALIAstAAE6AAAgCyAJaiALIAlqLQAAOgABC+ADAgJ/D3tBheoA/RAhFEEB/REhFUEAIQUCQANAIAUgBE4NASAAIAVq/V0DAP2JASEHIAAgBWr9XQMB/YkBIQggACAFav1dAwL9iQEhCSABIAVq/V0DAP2JASEKIAEgBWr9XQMC/YkBIQsgAiAFav1dAwD9iQEhDCACIAVq/V0DAf2JASENIAIgBWr9XQMC/YkBIQ4gCSAO/Y4BIAtBAf2LAf2OASAHIAz9jgEgCkEB/YsB/Y4B/ZEBIQ8gDCAO/Y4BIA1BAf2LAf2OASAHIAn9jgEgCEEB/YsB/Y4B/ZEBIRAgD/2AASERIBD9gAEhEiAPIBD9UUEP/Y0BIRMgAyAFQQFqQQJ0aiEGIAYgDyAP/bwBIBAgEP28Af2uAUEC/asBIBL9qQFBD/2rASARIBT9vgH9OyAVIBH9qQFBD/2rASASIBT9vgH9OyAVIBP9qQH9rgH9Tv2uAf1O/VD9CwQAIAYgDyAP/b0BIBAgEP29Af2uAUEC/asBIBL9qgFBD/2rASARIBT9vwH9OyAVIBH9qgFBD/2rASASIBT9vwH9OyAVIBP9qgH9rgH9Tv2uAf1O/VD9CwQQIAVBCGohBQwACwsgAyADKAIENgIAIAMgBEECdGohBiAGIAYoAgA2AgQL';
+
+let instance: Kernels | undefined;
+const kernels = (): Kernels =>
+  (instance ??= new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'))).exports as unknown as Kernels);
+
+/**
+ * The separable blur of one row at a time, in fixed point, for the kernels
+ * the SIMD blur does not take: the column sums of the (clamped) source rows
+ * around it first, exact, into a small buffer padded by replicating its ends;
+ * then the row sum over that buffer, rounded once to whole grey levels.
+ * Columns first, because their source rows are the caller's picture itself:
+ * no picture-sized scratch buffer is needed.
  */
 class RowBlur {
   private readonly radius: number;
@@ -429,7 +501,6 @@ class RowBlur {
   private readonly offsets: Int32Array;
   private readonly rounding: number;
   private readonly shift: number;
-  private readonly identity: boolean;
 
   constructor(
     private readonly source: Uint8Array,
@@ -438,11 +509,8 @@ class RowBlur {
     kernel: GaussianKernel,
   ) {
     const { half, bits } = kernel;
-    // One tap of exactly 2^bits: the identity.
-    this.identity = half.length === 1;
-    this.radius = this.identity ? 0 : Math.max(UNROLLED_RADIUS, half.length - 1);
-    this.weights = new Int32Array(this.radius + 1);
-    this.weights.set(this.identity ? [] : half);
+    this.radius = half.length - 1;
+    this.weights = Int32Array.from(half);
     // 8 bits: a column sum is under 2^16 and a total under 2^24; 11 bits: under 2^19 and 2^30.
     this.columns = new Int32Array(width + 2 * this.radius);
     this.offsets = new Int32Array(2 * this.radius + 1);
@@ -453,57 +521,23 @@ class RowBlur {
   /** Smoothed row `y` into `target` from `o` on: o + 1 … o + width, and both ends replicated. */
   row(y: number, target: Uint8Array, o: number): void {
     const { source, width, radius, columns, offsets } = this;
-    if (this.identity) {
+    if (radius === 0) {
+      // One tap of exactly 2^bits: the identity.
       target.set(source.subarray(y * width, (y + 1) * width), o + 1);
     } else {
       const maxRow = this.height - 1;
       for (let k = -radius; k <= radius; k++) offsets[k + radius] = Math.min(maxRow, Math.max(0, y + k)) * width;
-      if (radius === UNROLLED_RADIUS) {
-        columnSums4(source, offsets, columns, width, this.weights);
-        columns.fill(columns[radius]!, 0, radius);
-        columns.fill(columns[radius + width - 1]!, radius + width);
-        rowSums4(columns, target, o + 1, width, this.weights, this.rounding, this.shift);
-      } else {
-        columnSumsAny(source, offsets, columns, width, this.weights);
-        columns.fill(columns[radius]!, 0, radius);
-        columns.fill(columns[radius + width - 1]!, radius + width);
-        rowSumsAny(columns, target, o + 1, width, this.weights, this.rounding, this.shift);
-      }
+      columnSums(source, offsets, columns, width, this.weights);
+      columns.fill(columns[radius]!, 0, radius);
+      columns.fill(columns[radius + width - 1]!, radius + width);
+      rowSums(columns, target, o + 1, width, this.weights, this.rounding, this.shift);
     }
     target[o] = target[o + 1]!;
     target[o + width + 1] = target[o + width]!;
   }
 }
 
-const UNROLLED_RADIUS = 4;
-
-/** Column sums, radius 4, from the nine (clamped) source rows in `offsets`, into columns[4 …]. */
-function columnSums4(source: Uint8Array, offsets: Int32Array, columns: Int32Array, width: number, weights: Int32Array): void {
-  const k0 = weights[0]!;
-  const k1 = weights[1]!;
-  const k2 = weights[2]!;
-  const k3 = weights[3]!;
-  const k4 = weights[4]!;
-  const a4 = offsets[0]!;
-  const a3 = offsets[1]!;
-  const a2 = offsets[2]!;
-  const a1 = offsets[3]!;
-  const c = offsets[4]!;
-  const b1 = offsets[5]!;
-  const b2 = offsets[6]!;
-  const b3 = offsets[7]!;
-  const b4 = offsets[8]!;
-  for (let x = 0; x < width; x++) {
-    columns[x + 4] =
-      k0 * source[c + x]! +
-      k1 * (source[a1 + x]! + source[b1 + x]!) +
-      k2 * (source[a2 + x]! + source[b2 + x]!) +
-      k3 * (source[a3 + x]! + source[b3 + x]!) +
-      k4 * (source[a4 + x]! + source[b4 + x]!);
-  }
-}
-
-function columnSumsAny(source: Uint8Array, offsets: Int32Array, columns: Int32Array, width: number, weights: Int32Array): void {
+function columnSums(source: Uint8Array, offsets: Int32Array, columns: Int32Array, width: number, weights: Int32Array): void {
   const radius = weights.length - 1;
   const k0 = weights[0]!;
   const c = offsets[radius]!;
@@ -514,36 +548,7 @@ function columnSumsAny(source: Uint8Array, offsets: Int32Array, columns: Int32Ar
   }
 }
 
-/** Row sums, radius 4, over the padded column sums: a sliding window, one new load per pixel. */
-function rowSums4(columns: Int32Array, target: Uint8Array, o: number, width: number, weights: Int32Array, rounding: number, shift: number): void {
-  const k0 = weights[0]!;
-  const k1 = weights[1]!;
-  const k2 = weights[2]!;
-  const k3 = weights[3]!;
-  const k4 = weights[4]!;
-  let a4 = columns[0]!;
-  let a3 = columns[1]!;
-  let a2 = columns[2]!;
-  let a1 = columns[3]!;
-  let c = columns[4]!;
-  let b1 = columns[5]!;
-  let b2 = columns[6]!;
-  let b3 = columns[7]!;
-  for (let x = 0; x < width; x++) {
-    const b4 = columns[x + 8]!;
-    target[o + x] = (rounding + k0 * c + k1 * (a1 + b1) + k2 * (a2 + b2) + k3 * (a3 + b3) + k4 * (a4 + b4)) >>> shift;
-    a4 = a3;
-    a3 = a2;
-    a2 = a1;
-    a1 = c;
-    c = b1;
-    b1 = b2;
-    b2 = b3;
-    b3 = b4;
-  }
-}
-
-function rowSumsAny(columns: Int32Array, target: Uint8Array, o: number, width: number, weights: Int32Array, rounding: number, shift: number): void {
+function rowSums(columns: Int32Array, target: Uint8Array, o: number, width: number, weights: Int32Array, rounding: number, shift: number): void {
   const radius = weights.length - 1;
   const k0 = weights[0]!;
   for (let x = 0, c = radius; x < width; x++, c++) {
@@ -551,60 +556,6 @@ function rowSumsAny(columns: Int32Array, target: Uint8Array, o: number, width: n
     for (let k = 1; k <= radius; k++) sum += weights[k]! * (columns[c - k]! + columns[c + k]!);
     target[o + x] = sum >>> shift;
   }
-}
-
-/**
- * One row of Sobel gradients from three padded smoothed rows (starting at
- * `up`, `mid` and `down` in `smooth`), into `gradients` from `o` on, padded the
- * same way: the squared magnitude gx² + gy² (exact, at most 2 · 1020² < 2^21)
- * shifted left by two, and, where that square reaches `from` (only such
- * pixels are ever looked at as ridges), the gradient direction quantised to 4
- * sectors in the low two bits: 0 horizontal, 1 vertical, 2 the "\" diagonal
- * (down right, as rows grow downwards), 3 the "/" diagonal. Squares compare
- * like magnitudes, so no square root is needed to suppress non-maxima, and
- * comparing |gx| and |gy| against tan 22.5° gives the same sectors as atan2
- * without trigonometry (the Q15 tangent moves the boundary by under 2·10⁻⁶ of
- * |g|, less than one integer step of the gradient). The 3×3 window slides:
- * each step loads only its new right-hand column.
- */
-function gradientRow(smooth: Uint8Array, up: number, mid: number, down: number, gradients: Int32Array, o: number, width: number, from: number): void {
-  let nw = smooth[up]!;
-  let n = smooth[up + 1]!;
-  let w = smooth[mid]!;
-  let c = smooth[mid + 1]!;
-  let sw = smooth[down]!;
-  let s = smooth[down + 1]!;
-  for (let x = 2; x <= width + 1; x++) {
-    const ne = smooth[up + x]!;
-    const e = smooth[mid + x]!;
-    const se = smooth[down + x]!;
-    const gx = ne + 2 * e + se - nw - 2 * w - sw;
-    const gy = sw + 2 * s + se - nw - 2 * n - ne;
-    const squared = gx * gx + gy * gy;
-    let packed = squared << 2;
-    if (squared >= from) {
-      // Branch-free: along a textured ridge the sector changes from pixel to
-      // pixel, and mispredicted branches cost more than this arithmetic.
-      const sx = gx >> 31;
-      const sy = gy >> 31;
-      const ax = (gx ^ sx) - sx;
-      const ay = (gy ^ sy) - sy;
-      // 1 unless |gy| <= tan 22.5° |gx| (horizontal), 1 unless |gx| <= tan 22.5° |gy| (vertical).
-      const notHorizontal = (ax * TAN_22_5_Q15 - (ay << 15)) >>> 31;
-      const notVertical = (ay * TAN_22_5_Q15 - (ax << 15)) >>> 31;
-      const diagonal = 2 | ((gx ^ gy) >>> 31);
-      packed |= notHorizontal * (1 + notVertical * (diagonal - 1));
-    }
-    gradients[o + x - 1] = packed;
-    nw = n;
-    n = ne;
-    w = c;
-    c = e;
-    sw = s;
-    s = se;
-  }
-  gradients[o] = gradients[o + 1]!;
-  gradients[o + width + 1] = gradients[o + width]!;
 }
 
 /**

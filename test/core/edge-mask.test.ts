@@ -17,6 +17,7 @@ import {
   paint,
   rectangle,
   rectangleBoundary,
+  scene,
   verticalStep,
   withNoise,
   type Rect,
@@ -624,6 +625,94 @@ describe('edgeMask against a floating-point Canny', () => {
     expect(either).to.be.above(1000);
     expect(both / either).to.be.above(0.9);
   });
+});
+
+describe('edgeMask against a plain integer Canny', () => {
+  // The definition edgeMask implements, written plainly: whole-picture
+  // passes with clamped reads, the integer kernel, exact Sobel squares, the
+  // same Q15 sectors and inclusive/strict comparisons. edgeMask streams rows
+  // through rings and blurs and differentiates eight pixels at a time (SIMD),
+  // which is where the ends of rows, odd widths and the first and last rows
+  // could go wrong: the masks must be identical, pixel for pixel.
+  const integerCanny = (image: GreyImage, sigma: number, low: number, high: number): Uint8Array => {
+    const { width, height, data } = image;
+    const clamp = (v: number, max: number): number => Math.min(max, Math.max(0, v));
+    const { half, bits } = gaussianKernel(sigma);
+    const radius = half.length - 1;
+    const weight = (k: number): number => half[Math.abs(k)]!;
+    const smooth = new Int32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let j = -radius; j <= radius; j++) {
+          for (let i = -radius; i <= radius; i++) sum += weight(j) * weight(i) * data[clamp(y + j, height - 1) * width + clamp(x + i, width - 1)]!;
+        }
+        smooth[y * width + x] = bits === 0 ? sum : Math.floor((sum + 2 ** (2 * bits - 1)) / 2 ** (2 * bits));
+      }
+    }
+    const s = (x: number, y: number): number => smooth[clamp(y, height - 1) * width + clamp(x, width - 1)]!;
+    const squared = new Int32Array(width * height);
+    const sector = new Int32Array(width * height);
+    const tan = Math.round((Math.SQRT2 - 1) * 2 ** 15);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const gx = s(x + 1, y - 1) + 2 * s(x + 1, y) + s(x + 1, y + 1) - s(x - 1, y - 1) - 2 * s(x - 1, y) - s(x - 1, y + 1);
+        const gy = s(x - 1, y + 1) + 2 * s(x, y + 1) + s(x + 1, y + 1) - s(x - 1, y - 1) - 2 * s(x, y - 1) - s(x + 1, y - 1);
+        const ax = Math.abs(gx);
+        const ay = Math.abs(gy);
+        squared[y * width + x] = gx * gx + gy * gy;
+        sector[y * width + x] = ay * 2 ** 15 <= ax * tan ? 0 : ax * 2 ** 15 <= ay * tan ? 1 : Math.sign(gx) * Math.sign(gy) < 0 ? 3 : 2;
+      }
+    }
+    const m = (x: number, y: number): number => squared[clamp(y, height - 1) * width + clamp(x, width - 1)]!;
+    const weak = Math.max(1, Math.ceil(16 * low * low));
+    const strong = Math.max(weak, Math.ceil(16 * high * high));
+    const ridge = new Int32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const [dx, dy] = [[1, 0], [0, 1], [1, 1], [-1, 1]][sector[y * width + x]!]!;
+        const c = m(x, y);
+        if (c > m(x - dx!, y - dy!) && c >= m(x + dx!, y + dy!)) ridge[y * width + x] = c;
+      }
+    }
+    const out = new Uint8Array(width * height);
+    const stack: number[] = [];
+    for (let i = 0; i < out.length; i++) {
+      if (ridge[i]! >= strong && out[i] === 0) (out[i] = 255), stack.push(i);
+      while (stack.length > 0) {
+        const j = stack.pop()!;
+        const px = j % width;
+        const py = (j - px) / width;
+        for (let ny = Math.max(0, py - 1); ny <= Math.min(height - 1, py + 1); ny++) {
+          for (let nx = Math.max(0, px - 1); nx <= Math.min(width - 1, px + 1); nx++) {
+            const k = ny * width + nx;
+            if (out[k] === 0 && ridge[k]! >= weak) (out[k] = 255), stack.push(k);
+          }
+        }
+      }
+    }
+    return out;
+  };
+
+  const sizes: Array<[number, number]> = [[1, 1], [1, 12], [12, 1], [2, 3], [7, 5], [8, 8], [9, 9], [15, 4], [16, 17], [17, 10], [33, 21], [70, 45]];
+  for (const [width, height] of sizes) {
+    for (const sigma of [1.4, 0.8, 2, 0]) {
+      it(`marks exactly the same pixels at ${width}×${height}, sigma ${sigma}`, () => {
+        // Arrange: shapes and noise, several contours per row at these sizes
+        const image = scene(width, height, 12, width * 31 + height);
+        const automatic = edgeMask(image, { sigma });
+        const fixed = edgeMask(image, { sigma, low: 4, high: 12 });
+
+        // Act
+        const expectedAutomatic = integerCanny(image, sigma, automatic.low, automatic.high);
+        const expectedFixed = integerCanny(image, sigma, 4, 12);
+
+        // Assert
+        expect(Array.from(automatic.data)).to.deep.equal(Array.from(expectedAutomatic));
+        expect(Array.from(fixed.data)).to.deep.equal(Array.from(expectedFixed));
+      });
+    }
+  }
 });
 
 describe('toGrey', () => {
