@@ -133,7 +133,7 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
     const first = await pipeline.waitForOutcome('good/first.png');
     expect(first.keys).to.include(outputKeys('good/first.png').image(1));
     await pipeline.idle();
-    expect(existsSync(pipeline.deadLetterFile), 'nothing went to the dead-letter file').to.equal(false);
+    expect(pipeline.deadLetters(), 'nothing went to a dead-letter queue').to.deep.equal([]);
   });
 
   it('decodes URL-encoded keys and RFC 2047 prompts, naming outputs after the input', async () => {
