@@ -12,7 +12,9 @@
  *   (status, `x-amzn-errortype`, `{"message": …}`) so the SDK raises the real exception classes;
  * - returns a deterministic picture derived from the conditioning image (its bright lines drawn
  *   in ink on a paper-coloured background, tinted per image), at the requested size;
- * - records every call (`calls`) and injects faults (`faults` / `setFaults`).
+ * - records every call (`calls`, with its arrival and answer times, so a test can compute how
+ *   many calls were in flight at once: see {@link peakCallsInFlight}) and injects faults
+ *   (`faults` / `setFaults`).
  *
  * Content-filter trigger words (in `text` / `prompt` only): see CONTENT_FILTER_TRIGGER and
  * OUTPUT_FILTER_TRIGGER.
@@ -174,7 +176,29 @@ export interface RecordedCall {
   readonly imagesReturned: number;
   /** False when the client had gone (e.g. timed out) before the answer could be written. */
   readonly delivered: boolean | null;
+  /** When the request arrived (ms since the epoch, Date.now()). */
+  readonly startedAt: number;
+  /** When the answer was written (or given up on); null while the call is still being answered. */
+  readonly endedAt: number | null;
 }
+
+/**
+ * The most calls that were being answered at the same moment: from each call's arrival to its
+ * answer (a call still unanswered counts as running until now). A call that ends at the instant
+ * another starts does not overlap it.
+ */
+export const peakCallsInFlight = (calls: readonly RecordedCall[]): number => {
+  const now = Date.now();
+  const edges = calls.flatMap((call) => [
+    { at: call.startedAt, delta: 1 },
+    { at: call.endedAt ?? now, delta: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let running = 0;
+  let peak = 0;
+  for (const edge of edges) peak = Math.max(peak, (running += edge.delta));
+  return peak;
+};
 
 export interface StandIn {
   /** `http://127.0.0.1:<port>`: use as `endpoint` or AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
@@ -303,6 +327,7 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
   };
 
   const handle = async (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Promise<void> => {
+    const startedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
@@ -342,6 +367,8 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
       fault: null,
       imagesReturned: 0,
       delivered: null,
+      startedAt,
+      endedAt: null,
     };
     calls.push(call);
 
@@ -368,6 +395,7 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
     call.message = answer.message;
     call.imagesReturned = answer.imagesReturned;
     call.delivered = send(res, answer);
+    call.endedAt = Date.now();
   };
 
   const server = http2.createServer();
