@@ -73,6 +73,8 @@ export class LocalFunction {
   ) {
     mkdirSync(dirname(options.logFile), { recursive: true });
     this.log = createWriteStream(options.logFile, { flags: 'a' });
+    // Every environment's stdout and stderr are piped into this one log.
+    this.log.setMaxListeners(0);
   }
 
   get concurrency(): number {

@@ -170,7 +170,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   const s3 = await startLocalS3({ region });
   for (const name of Object.values(wiring.buckets)) s3.createBucket(name);
   const credentials = { accessKeyId: CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: CREDENTIALS.AWS_SECRET_ACCESS_KEY };
-  const sqs = new SQSClient({ region, endpoint: s3.endpoint, credentials });
+  // A backlog's notifications and the mappings' long polls go out at once: more than the SDK's 50 sockets.
+  const requestHandler = { httpAgent: { keepAlive: true, maxSockets: 512 } };
+  const sqs = new SQSClient({ region, endpoint: s3.endpoint, credentials, requestHandler });
   const queues = await createQueues(sqs, wiring);
 
   const external = options.bedrockEndpoint ?? process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
@@ -225,7 +227,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   }
   for (const runner of Object.values(mappings)) runner.start();
 
-  const client = new S3Client({ region, endpoint: s3.endpoint, forcePathStyle: true, credentials });
+  const client = new S3Client({ region, endpoint: s3.endpoint, forcePathStyle: true, credentials, requestHandler });
   const buckets = { input: wiring.buckets.input!, staging: wiring.buckets.staging!, output: wiring.buckets.output! };
   const sourceQueues = [...new Set(wiring.eventSourceMappings.map((m) => queues[m.queueId]!))];
   const deadLetterQueues = [...new Set(Object.values(wiring.queues).flatMap((q) => (q.redrive ? [queues[q.redrive.deadLetterQueueId]!] : [])))];
