@@ -1,3 +1,10 @@
+;; The SIMD kernels of edgeMask (functions/core/edge-mask.ts), assembled
+;; and embedded there as KERNELS_WASM; rebuild after any edit with
+;;   npx -y wabt@1.0.39 wat2wasm functions/core/edge-mask.wat --output=- | base64 -w0
+;; and paste the result. Both compute exactly what the plain integer
+;; definition does (test/core/edge-mask.test.ts checks it pixel for pixel);
+;; JavaScript passes byte addresses in the exported memory, laid out by
+;; findRidges with slack after every row for the eight-pixel steps.
 (module
   (memory (export "memory") 1)
   ;; One smoothed row: the column sums of the nine source rows r0..r8 (the

@@ -1,4 +1,4 @@
-"""OpenCV anchor for the edge-mask benchmark (scripts/bench/anchors.ts).
+"""OpenCV anchor for the edge-mask benchmark (driven by scripts/bench/opencv.ts).
 
 A long-lived worker: one JSON command per line on stdin, one JSON answer per
 line on stdout, so the benchmark can alternate between this and edgeMask

@@ -3,27 +3,22 @@
  *
  *   node --import tsx scripts/bench/prepare-worker.ts <variant> <file> <warmup> <runs>
  *
- * `variant` is `ours` (preparePicture), `baseline` (full-size decode, then
- * resize and crop from the raw pixels) or `idle` (loads the same modules,
- * sharp included, and reads the file, nothing else: the floor the other two
- * are measured against). Prints one JSON line with the peak RSS after the
+ * `variant` is `ours` (preparePicture) or `idle` (loads the same modules,
+ * sharp included, and reads the file, nothing else: the floor `ours` is
+ * measured against). Prints one JSON line with the peak RSS after the
  * first (cold) run, the peak after all runs and the timed samples.
  *
- * Every variant imports the same modules, so the only difference between the
- * children is the work they do. Importing picture.ts also applies its
- * `sharp.block(...)` and `sharp.cache(false)` to both pipelines: only Buffers
- * can be decoded, and neither pipeline gets libvips' operation cache.
+ * Both variants import the same modules, so the only difference between the
+ * children is the work they do.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
-import { edgeMask, toGrey } from '../../functions/core/edge-mask';
 import { requireAllowedFormat } from '../../functions/core/format';
 import { adapterFor } from '../../functions/core/models';
-import { planCover, type Size } from '../../functions/core/sizing';
+import type { Size } from '../../functions/core/sizing';
 import { preparePicture, type PictureOptions } from '../../functions/prepare/picture';
 
-export type Variant = 'ours' | 'baseline' | 'idle';
+export type Variant = 'ours' | 'idle';
 
 export interface WorkerResult {
   readonly variant: Variant;
@@ -46,7 +41,7 @@ interface Prepared {
   readonly conditioning: Buffer;
   readonly edges: Buffer;
   readonly edgeDensity: number;
-  /** Decode, orient, resize, crop: everything before the edge mask, rounded like preparePicture's timings.decodeMs. */
+  /** Decode, orient, resize, crop: everything before the edge mask (preparePicture's timings.decodeMs). */
   readonly decodeMs: number;
 }
 
@@ -67,43 +62,9 @@ const ours = async (bytes: Buffer, options: PictureOptions): Promise<Prepared> =
   };
 };
 
-/**
- * The straightforward way: decode the whole picture at full size, then size it
- * from the raw pixels. Same input options, plan, flatten, colourspace, edge
- * mask and PNG encodes as preparePicture; only the order differs, which keeps
- * libjpeg from decoding at a fraction of the size (shrink-on-load).
- */
-const baseline = async (bytes: Buffer, options: PictureOptions): Promise<Prepared> => {
-  const started = performance.now();
-  const full = await sharp(bytes, { limitInputPixels: options.maxInputPixels, failOn: 'error' })
-    .autoOrient()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const source = { width: full.info.width, height: full.info.height };
-  const plan = planCover(source, options.targetSize(source));
-  const raw = { width: full.info.width, height: full.info.height, channels: full.info.channels };
-  const pixels = await sharp(full.data, { raw })
-    .resize(plan.resize.width, plan.resize.height, { fit: 'fill' })
-    .extract(plan.extract)
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const { width, height, channels } = pixels.info;
-  const decodeMs = Math.round(performance.now() - started);
-  const mask = edgeMask(toGrey(pixels.data, width, height, channels));
-  const [conditioning, edges] = await Promise.all([
-    sharp(pixels.data, { raw: { width, height, channels } }).png().toBuffer(),
-    sharp(mask.data, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
-  ]);
-  return { source, output: { width, height }, conditioning, edges, edgeDensity: mask.density, decodeMs };
-};
-
-const PIPELINES = { ours, baseline } as const;
-
 const [variant, file, warmupArg = '1', runsArg = '5'] = process.argv.slice(2);
-if (variant !== 'ours' && variant !== 'baseline' && variant !== 'idle') {
-  throw new RangeError(`Expected a variant of ours, baseline or idle but received ${JSON.stringify(variant)}`);
+if (variant !== 'ours' && variant !== 'idle') {
+  throw new RangeError(`Expected a variant of ours or idle but received ${JSON.stringify(variant)}`);
 }
 if (!file) throw new RangeError('Expected a picture file as the second argument');
 const warmup = Number(warmupArg);
@@ -135,17 +96,16 @@ if (variant === 'idle') {
     targetSize: adapterFor(DEFAULT_MODEL_ID).targetSize,
     objectName: file,
   };
-  const pipeline = PIPELINES[variant];
   // The first run is cold and counts towards the warm-up; the peak right
   // after it is what one invocation of a fresh container needs.
-  const first = await pipeline(bytes, options);
+  const first = await ours(bytes, options);
   const peakAfterFirstKb = maxRssKb();
-  for (let i = 1; i < warmup; i++) await pipeline(bytes, options);
+  for (let i = 1; i < warmup; i++) await ours(bytes, options);
   const samples: number[] = [];
   const decodeSamples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    const prepared = await pipeline(bytes, options);
+    const prepared = await ours(bytes, options);
     samples.push(performance.now() - start);
     decodeSamples.push(prepared.decodeMs);
   }
