@@ -13,6 +13,9 @@ import { readIfExists, readVersioned, writeIf, writeObject } from './s3';
 
 const body = (claim: Claim): string => `${JSON.stringify(claim)}\n`;
 
+/** Racers for a free claim: each lost round means someone else took it, so a few rounds settle any burst. */
+const TAKE_OVER_ROUNDS = 3;
+
 /**
  * The claim lifecycle of one request, held by this invocation: read and keep
  * answers, meter the calls, then hand it back as done or released.
@@ -107,16 +110,19 @@ export const acquireClaim = async (request: ClaimRequest): Promise<Acquired> => 
   if ((await writeIf(bucket, key, body(fresh), { ifNoneMatch: true })) !== undefined) {
     return { acquired: true, held: new HeldClaim(bucket, key, fresh) };
   }
-  const existing = await readVersioned(bucket, key);
-  // Gone between the two requests (expired): judge it as free on the next delivery.
-  if (!existing) return { acquired: false, verdict: Verdict.BUSY };
-  const claim = parseClaim(existing.text);
-  const verdict = judgeExistingClaim(claim, request.now, owner, sequencer);
-  if (verdict !== Verdict.TAKE_OVER) return { acquired: false, verdict };
-  const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls };
-  if ((await writeIf(bucket, key, body(taken), { ifMatch: existing.eTag })) === undefined) {
-    // Someone else took it over first, for this upload or a newer one: let the delivery come back.
-    return { acquired: false, verdict: Verdict.BUSY };
+  // Judge what is there and take it over if free; losing that race to another taker means judging
+  // again what the winner wrote (a duplicate of the same upload is then running, not busy).
+  for (let round = 0; round < TAKE_OVER_ROUNDS; round++) {
+    const existing = await readVersioned(bucket, key);
+    // Gone between the two requests (expired): judge it as free on the next delivery.
+    if (!existing) return { acquired: false, verdict: Verdict.BUSY };
+    const claim = parseClaim(existing.text);
+    const verdict = judgeExistingClaim(claim, request.now, owner, sequencer);
+    if (verdict !== Verdict.TAKE_OVER) return { acquired: false, verdict };
+    const taken: Claim = { ...fresh, invocations: claim.invocations + 1, modelCalls: claim.modelCalls };
+    if ((await writeIf(bucket, key, body(taken), { ifMatch: existing.eTag })) !== undefined) {
+      return { acquired: true, held: new HeldClaim(bucket, key, taken) };
+    }
   }
-  return { acquired: true, held: new HeldClaim(bucket, key, taken) };
+  return { acquired: false, verdict: Verdict.BUSY };
 };

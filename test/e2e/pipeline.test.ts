@@ -69,7 +69,7 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
       const keys = outputKeys(key);
       expect(keys.folder, 'the whole key, extension included').to.equal(`photos/${file}/`);
       expect(outcome.error).to.equal(undefined);
-      expect(outcome.keys).to.have.members([keys.image(1), keys.edges, keys.manifest]);
+      expect(outcome.keys).to.have.members([keys.image(1), keys.contactSheet, keys.edges, keys.manifest]);
       const expected = nearestSize(source, TITAN_SIZES);
       const image = await sharp(await readOutput(pipeline, keys.image(1))).metadata();
       expect({ width: image.width, height: image.height }).to.deep.equal(expected);

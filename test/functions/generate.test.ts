@@ -78,7 +78,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     expect(await jobResultsOf(rig(), outcome)).to.deep.equal([{ jobId, key, result: 'published' }]);
     // The folder is the whole key, extension included.
     expect(keys.folder).to.equal('photos/chelsea.png/');
-    expect(outputs).to.deep.equal(['photos/chelsea.png/1.png', 'photos/chelsea.png/edges.png', 'photos/chelsea.png/manifest.json']);
+    expect(outputs).to.deep.equal(['photos/chelsea.png/1.png', 'photos/chelsea.png/contact-sheet.png', 'photos/chelsea.png/edges.png', 'photos/chelsea.png/manifest.json']);
 
     const size = job.conditioning.size;
     expect(size).to.deep.equal({ width: 1152, height: 768 });
@@ -94,7 +94,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     // The upload's event sequencer, which decides which upload of a key the folder shows.
     expect(manifest.source.sequencer).to.be.a('string').and.equal(upload.s3.object.sequencer);
     expect(manifest.parameters).to.deep.include({ seed: 1234, seeds: [1234], count: 1, controlMode: 'CANNY_EDGE', controlStrength: 0.7, quality: 'standard' });
-    expect(manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
+    expect(manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, contactSheet: keys.contactSheet, error: null });
     expect(manifest.sizes).to.deep.equal({ source: { width: 451, height: 300 }, conditioning: size });
     expect(manifest.calls).to.have.length(1);
     expect(manifest.calls[0]).to.have.all.keys('seed', 'requested', 'received', 'blocked', 'ms', 'kept');
@@ -133,7 +133,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const body = calls[0]!.body as TitanBody;
     expect(body.imageGenerationConfig.numberOfImages).to.equal(3);
     expect(body.textToImageParams.negativeText).to.equal('people');
-    expect(outputs).to.deep.equal(folder(key, '1.png', '2.png', '3.png', 'edges.png', 'manifest.json'));
+    expect(outputs).to.deep.equal(folder(key, '1.png', '2.png', '3.png', 'contact-sheet.png', 'edges.png', 'manifest.json'));
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
     expect(manifest.outputs.images).to.deep.equal(['count/coffee.png/1.png', 'count/coffee.png/2.png', 'count/coffee.png/3.png']);
@@ -175,7 +175,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('failed');
     expect(manifest.failure).to.deep.equal({ reason: error.reason, message: error.message, permanent: true });
-    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: outputKeys(key).error });
+    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, contactSheet: null, error: outputKeys(key).error });
     // The call that was blocked, with its failure.
     expect(manifest.calls).to.have.length(1);
     expect(manifest.calls[0]).to.deep.include({ requested: 1, received: 0, kept: false, failure: manifest.failure });
@@ -188,7 +188,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('failed');
-    const named = [...manifest.outputs.images, manifest.outputs.edges, manifest.outputs.error].filter((k) => k !== null);
+    const named = [...manifest.outputs.images, manifest.outputs.edges, manifest.outputs.contactSheet, manifest.outputs.error].filter((k) => k !== null);
     expect(named.filter((k: string) => !outputs.includes(k)), 'named in manifest.outputs but not in the output bucket').to.deep.equal([]);
     // And the other way round: the folder holds exactly what its manifest lists, plus the manifest.
     expect(outputs).to.deep.equal([...named, outputKeys(key).manifest].sort());
@@ -239,7 +239,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const { outcome, calls, outputs } = await run(key, photo('coffee.png'), { prompt: 'cups' });
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     expect(calls.map((c) => c.status)).to.deep.equal([503, 200]);
-    expect(outputs).to.deep.equal(folder(key, '1.png', 'edges.png', 'manifest.json'));
+    expect(outputs).to.deep.equal(folder(key, '1.png', 'contact-sheet.png', 'edges.png', 'manifest.json'));
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
     // Two HTTP attempts of one call: both count against the per-job budget.
@@ -261,7 +261,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     const manifest = await manifestOf(key);
     expect(manifest).to.include({ outcome: 'failed', jobId });
     expect(manifest.failure).to.deep.equal(job.failure);
-    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, error: 'rejected/notes.jpg/error.json' });
+    expect(manifest.outputs).to.deep.equal({ images: [], edges: null, contactSheet: null, error: 'rejected/notes.jpg/error.json' });
     // No generation ran: no calls to account for.
     expect(manifest).to.not.have.any.keys('calls', 'imagesMissing', 'imagesBlocked', 'modelCalls');
   });
@@ -274,7 +274,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
 
     const fixed = await run(key, photo('chelsea.png'), { prompt: 'a cat' });
     expect(fixed.outcome.ok, describeOutcome(fixed.outcome)).to.equal(true);
-    expect(fixed.outputs).to.deep.equal(folder(key, '1.png', 'edges.png', 'manifest.json'));
+    expect(fixed.outputs).to.deep.equal(folder(key, '1.png', 'contact-sheet.png', 'edges.png', 'manifest.json'));
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
     expect(manifest.prompt).to.equal('a cat');

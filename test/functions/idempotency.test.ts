@@ -61,7 +61,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     expect(callsSince(before)).to.have.length(1);
     expect(await manifestOf(key)).to.deep.equal(manifest);
     const keys = outputKeys(key);
-    for (const output of [keys.image(1), keys.edges, keys.manifest]) expect(writesSince(from, output), output).to.equal(1);
+    for (const output of [keys.image(1), keys.contactSheet, keys.edges, keys.manifest]) expect(writesSince(from, output), output).to.equal(1);
     // The one answer (count 1 too) is kept beside the claim, which is done; both under claims/<jobId>/.
     const fingerprint = requestFingerprint(staged.job, staged.job.modelId);
     const claim = claimOf(staged);
@@ -88,8 +88,8 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     expect(results.filter((r) => r !== 'published'), results.join(', ')).to.have.length(1).and.satisfy((rest: string[]) => ['duplicate', 'already-published'].includes(rest[0]!));
     expect(callsSince(before)).to.have.length(1);
     const keys = outputKeys('dup/together.png');
-    expect(await rig().outputsOf('dup/together.png')).to.deep.equal([keys.image(1), keys.edges, keys.manifest].sort());
-    for (const output of [keys.image(1), keys.edges, keys.manifest]) expect(writesSince(from, output), output).to.equal(1);
+    expect(await rig().outputsOf('dup/together.png')).to.deep.equal([keys.image(1), keys.contactSheet, keys.edges, keys.manifest].sort());
+    for (const output of [keys.image(1), keys.contactSheet, keys.edges, keys.manifest]) expect(writesSince(from, output), output).to.equal(1);
   });
 
   it('the same job event delivered again, several times at once, after its outcome was published: no model call, and no delivery fails', async () => {
@@ -213,7 +213,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
     expect(manifest.calls.map((c: { kept: boolean }) => c.kept)).to.deep.equal([false]);
-    expect(await rig().outputsOf(key)).to.deep.equal([outputKeys(key).image(1), outputKeys(key).edges, outputKeys(key).manifest].sort());
+    expect(await rig().outputsOf(key)).to.deep.equal([outputKeys(key).image(1), outputKeys(key).contactSheet, outputKeys(key).edges, outputKeys(key).manifest].sort());
   });
 
   it('a kept content-filter block, which the upload caused: the same file uploaded again reads it instead of calling the model', async () => {

@@ -78,7 +78,7 @@ describe('reliability: the bad-input corpus through the local pipeline', functio
       expect(outcome.manifest.source.key, entry.name).to.equal(entry.key);
       if (entry.expected === 'result') {
         expect(outcome.manifest.outcome, entry.name).to.equal('succeeded');
-        expect(outcome.keys, entry.name).to.have.members([keys.image(1), keys.edges, keys.manifest]);
+        expect(outcome.keys, entry.name).to.have.members([keys.image(1), keys.contactSheet, keys.edges, keys.manifest]);
         expect(outcome.manifest.outputs, entry.name).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
       } else {
         expect(outcome.error, entry.name).to.include({ reason: entry.expected, permanent: true });

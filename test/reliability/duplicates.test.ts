@@ -31,7 +31,7 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     outcome.ok ? (outcome.result as { jobs: { jobId: string; result: JobResult }[] }).jobs : [];
   const oneSet = (key: string): string[] => {
     const keys = outputKeys(key);
-    return [keys.image(1), keys.edges, keys.manifest].sort();
+    return [keys.image(1), keys.contactSheet, keys.edges, keys.manifest].sort();
   };
 
   /** Uploads and waits until the pipeline is quiet; returns the upload's record and its job file's record. */

@@ -287,7 +287,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(r.error, 'pictures were made: no error.json').to.equal(undefined);
     const keys = outputKeys(r.key);
     expect(r.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
-    expect(r.outputs).to.deep.equal([keys.image(1), keys.edges, keys.manifest].sort());
+    expect(r.outputs).to.deep.equal([keys.image(1), keys.contactSheet, keys.edges, keys.manifest].sort());
     expect(r.manifest).to.include({ imagesMissing: 1, modelCalls: 2 });
     const failed = r.manifest.calls.filter((c: { failure?: unknown }) => c.failure);
     expect(failed).to.have.length(1);
