@@ -6,7 +6,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +22,16 @@ import { ensureBuilt } from '../helpers/build';
 import { addToSummary } from './summary';
 import { recordLog } from '../helpers/record-log';
 
+/** A message of the dead-letter queue: the S3 event a function failed on every receive. */
 export interface DeadLetter {
+  /** When S3 first sent the event. */
   readonly at: string;
+  /** The function the event was for (from its bucket: input → prepare, staging → generate). */
   readonly functionId: string;
+  /** The SQS message id. */
   readonly requestId: string;
+  /** Receives that invoked the function (SQS counted one more to move it). */
   readonly attempts: number;
-  readonly error?: { name: string; message: string };
   readonly event: S3Event;
 }
 
@@ -40,8 +44,11 @@ export interface Harness {
   upload(key: string, body: Uint8Array, metadata?: Record<string, string>): Promise<string>;
   /** A multipart upload (for bodies above the local server's 11 MiB PutObject limit). */
   uploadMultipart(key: string, body: Readable | Uint8Array, metadata?: Record<string, string>): Promise<string>;
-  /** Re-delivers an event record to a function, as S3's at-least-once delivery may. */
-  redeliver(functionId: 'prepare' | 'generate', record: S3EventRecord): void;
+  /**
+   * Re-delivers an event record, as S3's at-least-once delivery may: one more message in the
+   * queue its bucket notifies (which is the function's: `functionId` only names it).
+   */
+  redeliver(functionId: 'prepare' | 'generate', record: S3EventRecord): Promise<void>;
   /** The first record for bucket/key (decoded) at or after `from`, waiting for it. */
   waitForRecord(bucket: string, key: string, from?: number, timeoutMs?: number): Promise<S3EventRecord>;
   deadLetters(): DeadLetter[];
@@ -92,7 +99,6 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     workDir,
     // The stand-in answers models past their announced end of life only when asked to; the stack's model may be one.
     standIn: { answerRetiredModels: true },
-    retryDelayMs: () => 50,
     ...options,
   });
   const { records, waitForRecord: waitFor } = recordLog(pipeline.s3);
@@ -123,12 +129,17 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
   };
 
   const deadLetters = (): DeadLetter[] =>
-    existsSync(pipeline.deadLetterFile)
-      ? readFileSync(pipeline.deadLetterFile, 'utf8')
-          .split('\n')
-          .filter((line) => line.trim())
-          .map((line) => JSON.parse(line) as DeadLetter)
-      : [];
+    pipeline.deadLetters().map((message) => {
+      const event = JSON.parse(message.body) as S3Event;
+      const bucket = event.Records?.[0]?.s3.bucket.name;
+      return {
+        at: new Date(message.sentTimestamp).toISOString(),
+        functionId: bucket === pipeline.buckets.input ? 'prepare' : 'generate',
+        requestId: message.messageId,
+        attempts: message.receiveCount - 1,
+        event,
+      };
+    });
 
   const harness: Harness = {
     pipeline,
@@ -154,9 +165,9 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
       latest.set(key, eTag);
       return eTag;
     },
-    redeliver(functionId, record) {
+    async redeliver(_functionId, record) {
       redelivered++;
-      pipeline.functions[functionId]!.invokeAsync({ Records: [record] });
+      await pipeline.notify(record);
     },
     waitForRecord(bucket, key, from = 0, timeoutMs = 30_000) {
       return waitFor(bucket, key, from, timeoutMs);
