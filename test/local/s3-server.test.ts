@@ -20,6 +20,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
@@ -756,5 +757,34 @@ describe('parseS3Faults', () => {
     for (const json of ['{"kind":"SlowDown"}', '[{"kind":"SlowDown","tims":2}]', '[{"kind":"SlowDown","key":"a","keyRegExp":"b"}]', '[{"kind":"SlowDown","keyRegExp":"("}]', '[{"kind":"Nope"}]', '[1]']) {
       expect(() => parseS3Faults(json), json).to.throw();
     }
+  });
+});
+
+describe('local S3 server: SQS on the same endpoint', function () {
+  let s3: LocalS3;
+  let sqs: SQSClient;
+  before(async () => {
+    s3 = await startLocalS3();
+    sqs = new SQSClient({ region: 'us-east-1', endpoint: s3.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  });
+  after(async () => {
+    sqs.destroy();
+    await s3.close();
+  });
+
+  it('gives queue URLs on its own address, lets a long poll wait without holding idle(), and shows a queue without receiving it', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'q1' }));
+    expect(QueueUrl).to.equal(`${s3.endpoint}/000000000000/q1`);
+    const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2, AttributeNames: ['All'] }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const idle = await Promise.race([s3.idle().then(() => 'idle'), new Promise((resolve) => setTimeout(() => resolve('busy'), 1000))]);
+    expect(idle, 'a pending long poll is not S3 activity').to.equal('idle');
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'hello' }));
+    const received = await polling;
+    expect(received.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).to.deep.equal([['hello', '1']]);
+    const snapshot = s3.inspectQueue('q1')!;
+    expect(snapshot.inflight.map((m) => [m.body, m.receiveCount])).to.deep.equal([['hello', 1]]);
+    expect(snapshot.ready).to.deep.equal([]);
+    expect(s3.inspectQueue('nope')).to.equal(undefined);
   });
 });
