@@ -1,16 +1,26 @@
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo, default as Sharp } from 'sharp';
 import { edgeMask, toGrey } from '../core/edge-mask';
 import { PipelineError } from '../core/errors';
 import type { AllowedFormat } from '../core/format';
 import { DEFAULT_MAX_JPEG_SCANS, requireJpegScansWithin } from '../core/jpeg-structure';
 import { planCover, type Size, type SizingPlan } from '../core/sizing';
 
-// Only the allowlisted decoders may run, whatever the bytes claim to be:
-// a second fence behind the magic-byte check in core/format.ts.
-sharp.block({ operation: ['VipsForeignLoad'] });
-sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
-// A Lambda container handles one picture at a time; libvips' operation cache only holds memory.
-sharp.cache(false);
+let loading: Promise<typeof Sharp> | undefined;
+
+/**
+ * sharp and libvips load with the first picture rather than at module init: about 250 ms that a
+ * cold start's init phase need not spend before the first message is even read.
+ */
+const loadSharp = (): Promise<typeof Sharp> =>
+  (loading ??= import('sharp').then(({ default: sharp }) => {
+    // Only the allowlisted decoders may run, whatever the bytes claim to be:
+    // a second fence behind the magic-byte check in core/format.ts.
+    sharp.block({ operation: ['VipsForeignLoad'] });
+    sharp.unblock({ operation: ['VipsForeignLoadJpegBuffer', 'VipsForeignLoadPngBuffer', 'VipsForeignLoadWebpBuffer'] });
+    // A Lambda container handles one picture at a time; libvips' operation cache only holds memory.
+    sharp.cache(false);
+    return sharp;
+  }));
 
 export interface PreparedPicture {
   readonly sourceSize: Size;
@@ -84,6 +94,7 @@ const describeDecodeError = (error: unknown, objectName: string, format: string)
  * JPEG at a fraction of its size.
  */
 export const preparePicture = async (bytes: Uint8Array, options: PictureOptions): Promise<PreparedPicture> => {
+  const sharp = await loadSharp();
   const started = performance.now();
   const input = { limitInputPixels: options.maxInputPixels, failOn: 'error' as const, autoOrient: true };
   let plan: SizingPlan;

@@ -8,7 +8,7 @@ import type { S3EventRecord } from 'aws-lambda';
 import { expect } from 'chai';
 import sharp, { type Metadata } from 'sharp';
 import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, prepareEnv, TITAN, useRig } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, jobIdOfRecord, prepareEnv, TITAN, useRig } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 const CHELSEA = { bytes: photo('chelsea.png'), width: 451, height: 300 };
@@ -108,12 +108,10 @@ describe('prepare function (built bundle, embedded S3)', function () {
     const record = await rig().upload(key, body, metadata);
     const outcome = await fn.invoke(eventOf(record));
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    const jobs = (outcome.result as { jobs: { jobId: string; key: string; status: string }[] }).jobs;
-    expect(jobs).to.have.length(1);
-    expect(jobs[0]!.key).to.equal(key);
-    const jobId = jobs[0]!.jobId;
+    expect(outcome.result, 'every message of the batch handled').to.deep.equal({ batchItemFailures: [] });
+    const jobId = jobIdOfRecord(record);
     const job = await rig().getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
-    expect(jobs[0]!.status).to.equal(job.status);
+    expect(job.source.key).to.equal(key);
     return { record, outcome, jobId, job };
   };
 
@@ -202,8 +200,8 @@ describe('prepare function (built bundle, embedded S3)', function () {
     const first = await prepareUpload('repeat/rocket.jpg', photo('rocket.jpg'), { prompt: 'a rocket' });
     const outcome = await prepare.invoke(eventOf(first.record));
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    const again = (outcome.result as { jobs: { jobId: string }[] }).jobs;
-    expect(again.map((j) => j.jobId)).to.deep.equal([first.jobId]);
+    expect(outcome.result).to.deep.equal({ batchItemFailures: [] });
+    expect(jobIdOfRecord(first.record)).to.equal(first.jobId);
     const job = await rig().getJson(BUCKETS.staging, `jobs/${first.jobId}/job.json`);
     const { preparedAt: _a, timings: _b, ...rest } = job;
     const { preparedAt: _c, timings: _d, ...firstRest } = first.job;
@@ -404,7 +402,7 @@ describe('prepare function (built bundle, embedded S3)', function () {
     const from = rig().records.length;
     const outcome = await prepare.invoke(eventOf(folder, removed));
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    expect(outcome.result).to.deep.equal({ jobs: [] });
+    expect(outcome.result).to.deep.equal({ batchItemFailures: [] });
     await rig().s3.idle();
     expect(rig().records.slice(from), 'objects written').to.deep.equal([]);
   });
@@ -439,12 +437,13 @@ describe('prepare function (built bundle, embedded S3)', function () {
     const from = rig().records.length;
     const stale = await prepare.invoke(eventOf(older));
     expect(stale.ok, describeOutcome(stale)).to.equal(true);
-    expect(stale.result).to.deep.equal({ jobs: [] });
+    expect(stale.result).to.deep.equal({ batchItemFailures: [] });
     await rig().s3.idle();
     expect(rig().records.slice(from), 'objects written for the replaced upload').to.deep.equal([]);
 
     const current = await prepare.invoke(eventOf(newer));
-    const jobId = (current.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
+    expect(current.ok, describeOutcome(current)).to.equal(true);
+    const jobId = jobIdOfRecord(newer);
     const job = await rig().getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
     expect(job.source.eTag).to.equal(newer.s3.object.eTag);
     expect(job.parameters.prompt).to.equal('new');
@@ -456,7 +455,7 @@ describe('prepare function (built bundle, embedded S3)', function () {
     await rig().client.send(new DeleteObjectCommand({ Bucket: BUCKETS.input, Key: 'deleted/chelsea.png' }));
     const outcome = await prepare.invoke(eventOf(record));
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-    const jobId = (outcome.result as { jobs: { jobId: string }[] }).jobs[0]!.jobId;
+    const jobId = jobIdOfRecord(record);
     const job = await rig().getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
     expectRejected(job, 'SOURCE_MISSING');
     expect(job.failure.message).to.equal('s3://input/deleted/chelsea.png no longer exists');

@@ -105,6 +105,10 @@ export const sqsEventOf = (records: readonly S3EventRecord[], options: { receive
   }),
 });
 
+/** The job id prepare gives the upload an event record announces. */
+export const jobIdOfRecord = (record: S3EventRecord): string =>
+  jobIdFor(record.s3.bucket.name, decodeS3EventKey(record.s3.object.key), record.s3.object.eTag.replace(/"/g, ''));
+
 /** `sqsEventOf` with one first receive per record. */
 export const eventOf = (...records: S3EventRecord[]): SQSEvent => sqsEventOf(records);
 
@@ -329,7 +333,7 @@ export const stageJob = async (
   const from = rig.records.length;
   const outcome = await prepare.invoke(eventOf(upload));
   expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
-  const jobId = jobIdFor(upload.s3.bucket.name, decodeS3EventKey(upload.s3.object.key), upload.s3.object.eTag.replace(/"/g, ''));
+  const jobId = jobIdOfRecord(upload);
   const jobRecord = await rig.waitForRecord(BUCKETS.staging, `jobs/${jobId}/job.json`, from);
   const job = await rig.getJson(BUCKETS.staging, `jobs/${jobId}/job.json`);
   return { jobId, job, upload, jobRecord };
