@@ -57,7 +57,11 @@ h1 { margin: 0 0 6px; font-size: 22px; }
 .totals b { color: var(--ink); }
 .notice { margin: 10px 0 0; padding: 8px 12px; border-radius: 6px; background: var(--warn-bg); color: var(--warn); font-size: 14px; }
 main { padding: 20px 28px 40px; display: grid; gap: 18px; }
-article { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px 18px; }
+article { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px 18px;
+  display: grid; grid-template-columns: minmax(0, 3fr) minmax(240px, 2fr); gap: 4px 24px; align-items: start; }
+article > .head, article > .failure { grid-column: 1 / -1; }
+article > .visual:empty { display: none; }
+@media (max-width: 760px) { article { grid-template-columns: minmax(0, 1fr); } }
 article.failed { border-left: 5px solid var(--bad); }
 article.partial { border-left: 5px solid var(--warn); }
 article.succeeded { border-left: 5px solid var(--ok); }
@@ -72,10 +76,10 @@ h2 { margin: 0; font-size: 17px; word-break: break-all; }
 .failure .reason { font-weight: 700; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .failure .message { color: var(--ink); margin-top: 4px; white-space: pre-wrap; word-break: break-word; }
 .sheet { margin: 12px 0 6px; }
-.sheet img { display: block; max-width: 100%; max-height: 260px; border-radius: 6px; border: 1px solid var(--line); background: #000; }
+.sheet img { display: block; max-width: 100%; max-height: 240px; border-radius: 6px; border: 1px solid var(--line); background: #000; }
 .files { display: flex; flex-wrap: wrap; gap: 12px; margin: 10px 0 4px; }
 figure { margin: 0; }
-figure img { display: block; height: 150px; max-width: 260px; object-fit: contain; border-radius: 6px; border: 1px solid var(--line); background: #111; }
+figure img { display: block; height: 96px; max-width: 180px; object-fit: contain; border-radius: 6px; border: 1px solid var(--line); background: #111; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 3px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 12px 0 0; font-size: 14px; }
 dt { color: var(--muted); }
@@ -107,8 +111,10 @@ const card = (f: ManifestFacts, index: number): string => {
       ? `<div class="failure"><span class="reason">${escapeHtml(f.reason ?? 'unknown reason')}</span>${f.stage ? ` <span>(in ${escapeHtml(f.stage)})</span>` : ''}<div class="message">${escapeHtml(f.message ?? 'no message')}</div></div>`
       : '',
     f.outcome === 'partial' && f.callFailures.length > 0 ? `<div class="failure"><div class="message">${f.callFailures.map(escapeHtml).join('<br>')}</div></div>` : '',
+    '<div class="visual">',
     f.contactSheet ? `<div class="sheet"><a href="${hrefOf(f.contactSheet)}"><img src="${hrefOf(f.contactSheet)}" alt="${escapeHtml(`photo, edge mask and results of ${f.key}`)}"></a></div>` : '',
     files.length > 0 ? `<div class="files">${files.join('')}</div>` : '',
+    '</div>',
     '<dl>',
     row('prompt', f.prompt === undefined ? undefined : `<span class="prompt">${escapeHtml(f.prompt)}</span>`),
     row('negative prompt', f.negativePrompt ? `<span class="prompt">${escapeHtml(f.negativePrompt)}</span>` : undefined),

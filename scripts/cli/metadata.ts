@@ -54,11 +54,11 @@ export const encodeMetadataValue = (value: string): string => {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
- * The metadata to send: `prompt` (when given) and each `key=value` pair (later ones win; a pair
- * overrides --prompt), names lower-cased, values encoded.
+ * The metadata as the user means it: `prompt` (when given) and each `key=value` pair (later
+ * ones win; a pair overrides --prompt), names lower-cased, values not encoded yet.
  * @throws Error for a pair without `=` or with a name S3 would not keep as given.
  */
-export const buildMetadata = (prompt: string | undefined, pairs: readonly string[] = []): Record<string, string> => {
+export const rawMetadata = (prompt: string | undefined, pairs: readonly string[] = []): Record<string, string> => {
   const raw: Record<string, string> = {};
   if (prompt !== undefined) raw.prompt = prompt;
   for (const pair of pairs) {
@@ -68,8 +68,15 @@ export const buildMetadata = (prompt: string | undefined, pairs: readonly string
     if (!NAME.test(name)) throw new Error(`--metadata ${JSON.stringify(name)}: a metadata name is letters, digits, "-", "_" and "." (e.g. negative-prompt)`);
     raw[name.toLowerCase()] = pair.slice(at + 1);
   }
-  return Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, encodeMetadataValue(value)]));
+  return raw;
 };
+
+/** Every value encoded for S3 ({@link encodeMetadataValue}). */
+export const encodeMetadata = (raw: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, encodeMetadataValue(value)]));
+
+/** The metadata to send: {@link rawMetadata}, encoded. */
+export const buildMetadata = (prompt: string | undefined, pairs: readonly string[] = []): Record<string, string> => encodeMetadata(rawMetadata(prompt, pairs));
 
 /** Bytes S3 counts for this (already encoded) metadata. */
 export const metadataBytes = (metadata: Readonly<Record<string, string>>): number =>

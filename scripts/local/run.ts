@@ -1,10 +1,11 @@
 /**
- * `npm start`: runs the whole pipeline on this machine and pushes one photo
- * through it.
+ * `npm start`: runs the whole pipeline on this machine and pushes photos through it.
  *
- *   npm start [-- <photo>] [--prompt "..."] [--model <id>] [--metadata key=value ...] [--watch]
+ *   npm start [-- <photos or folders>...] [--prompt "..."] [--model <id>] [--metadata key=value ...] [--watch]
  *
- * Results land in out/<key>/. With --watch the pipeline keeps running and
+ * Every file named, and every file in the folders named (recursively), is uploaded (keys:
+ * scripts/cli/upload-key.ts), with a progress line; at the end a summary and out/index.html,
+ * a gallery of the outcomes (scripts/cli/batch.ts). Results land in out/<key>/. With --watch the pipeline keeps running and
  * prints an `aws s3 cp` line for uploads with the real AWS CLI. --faults takes
  * the stand-in's fault list as JSON, e.g. '[{"kind":"throttle","times":2}]';
  * --s3-faults the local S3 server's (see parseS3Faults in s3-server.ts), e.g.
@@ -12,13 +13,18 @@
  * where a bucket may be named by its logical id (input, staging, output).
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { readFile } from 'node:fs/promises';
-import { basename, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { isJobFileKey } from '../../functions/core/job';
 import { findModel } from '../../functions/core/models/catalogue';
 import { ROOT } from '../build-functions';
+import { awsS3CpCommand, shellQuote } from '../cli/aws-command';
+import { describeOutcome, runBatch } from '../cli/batch';
+import { checkMetadataSize, encodeMetadata, rawMetadata } from '../cli/metadata';
+import { findPhotos } from '../cli/photos';
+import { START_OPTIONS, START_USAGE } from '../cli/start-options';
+import { assignKeys } from '../cli/upload-key';
 import type { Fault } from './bedrock-standin';
 import { STACK_JSON, startLocalPipeline, synthesizeFor, type LocalPipeline } from './pipeline';
 import { parseS3Faults, type S3FaultHandle } from './s3-server';
@@ -28,11 +34,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const DEFAULT_PHOTO = join(ROOT, 'assets', 'original.jpg');
 const DEFAULT_PROMPT = 'a tiger as a hand drawn sketch';
-
-/** S3 hands non-ASCII metadata back as an RFC 2047 encoded word; send it that way so header values stay ASCII. */
-const metadataValue = (value: string): string => (/^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`);
-
-const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 const report = async (pipeline: LocalPipeline, key: string, outDir: string, timeoutMs: number): Promise<boolean> => {
   const outcome = await pipeline.waitForOutcome(key, timeoutMs);
@@ -53,27 +54,16 @@ const report = async (pipeline: LocalPipeline, key: string, outDir: string, time
 };
 
 const main = async (): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      prompt: { type: 'string' },
-      model: { type: 'string' },
-      metadata: { type: 'string', multiple: true },
-      watch: { type: 'boolean', default: false },
-      'answer-retired': { type: 'boolean', default: false },
-      faults: { type: 'string' },
-      's3-faults': { type: 'string' },
-      out: { type: 'string', default: join(ROOT, 'out') },
-      timeout: { type: 'string', default: '120' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: START_OPTIONS });
   if (values.help) {
-    console.log("usage: npm start -- [photo] [--prompt TEXT] [--model ID] [--metadata key=value]... [--watch] [--out DIR] [--answer-retired] [--faults '[{\"kind\":\"throttle\",\"times\":2}]'] [--s3-faults '[{\"kind\":\"SlowDown\",\"operation\":\"PutObject\",\"bucket\":\"output\",\"times\":2}]']");
+    console.log(START_USAGE);
     return 0;
   }
   const started = performance.now();
-  const outDir = resolve(values.out);
+  const outDir = resolve(values.out ?? join(ROOT, 'out'));
+  // Checked before anything starts: a bad pair, or more metadata than S3 takes.
+  const raw = rawMetadata(values.prompt ?? DEFAULT_PROMPT, values.metadata ?? []);
+  const metadata = encodeMetadata(raw);
   // Checked before anything starts, like --faults.
   const s3Faults = values['s3-faults'] ? parseS3Faults(values['s3-faults']) : [];
   const pipeline = await startLocalPipeline({
@@ -105,9 +95,10 @@ const main = async (): Promise<number> => {
   }
   const timeoutMs = Number(values.timeout) * 1000;
   if (values.watch) {
-    const env = Object.entries(pipeline.cliEnv).map(([k, v]) => `${k}=${v}`).join(' ');
     console.log('\nWatching. Upload with the AWS CLI, e.g.:');
-    console.log(`  ${env} aws --endpoint-url ${pipeline.s3.endpoint} s3 cp ${shellQuote(positionals[0] ?? DEFAULT_PHOTO)} s3://${pipeline.buckets.input}/ --metadata ${shellQuote(`prompt=${values.prompt ?? DEFAULT_PROMPT}`)}`);
+    console.log(`  ${awsS3CpCommand({ file: positionals[0] ?? DEFAULT_PHOTO, bucket: pipeline.buckets.input, metadata: raw, endpoint: pipeline.s3.endpoint, env: pipeline.cliEnv })}`);
+    console.log('Or many photos and folders at once, with progress and a gallery:');
+    console.log(`  npm run upload -- ${positionals.length > 0 ? positionals.map(shellQuote).join(' ') : 'photos/'} --prompt ${shellQuote(values.prompt ?? DEFAULT_PROMPT)} --endpoint ${pipeline.s3.endpoint} --wait`);
     console.log('Messages that failed every receive wait in the dead-letter queue; after a fix, move them back with:');
     console.log(`  npm run redrive -- --endpoint ${pipeline.s3.endpoint}${values.model ? ` --stack ${shellQuote(join(outDir, '.local', 'cdktf.out', 'stacks', 'image-conditioning-pipeline', 'cdk.tf.json'))}` : ''}`);
     console.log('Ctrl-C stops.\n');
@@ -124,19 +115,31 @@ const main = async (): Promise<number> => {
     await new Promise(() => undefined);
   }
 
-  const photo = resolve(positionals[0] ?? DEFAULT_PHOTO);
-  const metadata: Record<string, string> = { prompt: metadataValue(values.prompt ?? DEFAULT_PROMPT) };
-  for (const pair of values.metadata ?? []) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new Error(`--metadata expects key=value but received ${JSON.stringify(pair)}`);
-    metadata[pair.slice(0, at).toLowerCase()] = metadataValue(pair.slice(at + 1));
-  }
-  const key = basename(photo);
-  await pipeline.upload(key, await readFile(photo), metadata);
-  console.log(`uploaded ${relative(process.cwd(), photo)} as s3://${pipeline.buckets.input}/${key}`);
+  const found = await findPhotos(positionals.length > 0 ? positionals : [DEFAULT_PHOTO]);
+  const { keyed, problems } = assignKeys(found.photos, values.prefix);
+  const skipped = [...found.problems, ...problems];
+  for (const s of skipped) console.log(`skipped ${relative(process.cwd(), s.path) || s.path}: ${s.reason}`);
+  const tooLarge = keyed.map((p) => checkMetadataSize(relative(process.cwd(), p.path) || p.path, metadata)).find((m) => m !== undefined);
   let ok = false;
   try {
-    ok = await report(pipeline, key, outDir, timeoutMs);
+    if (tooLarge) throw new Error(tooLarge);
+    if (keyed.length === 0) throw new Error('Nothing to upload.');
+    console.log(`uploading ${keyed.length} file(s) to s3://${pipeline.buckets.input}/`);
+    const result = await runBatch({
+      s3: pipeline.client,
+      buckets: pipeline.buckets,
+      photos: keyed,
+      metadata,
+      skipped,
+      outDir,
+      pollMs: 200,
+      stallTimeoutMs: timeoutMs,
+      // One photo: its files too, as before batches.
+      describe: (outcome, written) => describeOutcome(outcome, written, keyed.length === 1),
+    });
+    console.log(`\n${result.summary}`);
+    if (result.gallery) console.log(`\ngallery:  ${relative(process.cwd(), result.gallery) || result.gallery}`);
+    ok = result.notProcessed.length === 0 && result.outcomes.every((o) => o.manifest.outcome === 'succeeded');
   } finally {
     await stop();
   }
