@@ -76,6 +76,16 @@ export const Metrics = {
   OUTCOMES: 'Outcomes',
   /** Failed outcomes, with the dimension reason. */
   FAILURES: 'Failures',
+  /** Milliseconds of one model call that was made (not read back from a kept answer). */
+  MODEL_LATENCY: 'ModelLatency',
+  /** Deliveries that found their job already published, superseded by a newer upload, or running elsewhere. */
+  DUPLICATE_EVENTS: 'DuplicateEvents',
+  /** List price of the pictures received, in US dollars. */
+  ESTIMATED_COST: 'EstimatedCostUsd',
   UPLOADS_PREPARED: 'UploadsPrepared',
+  /** Uploads prepare refused, with the dimension reason. */
   UPLOADS_REJECTED: 'UploadsRejected',
+  PREPARE_DURATION: 'PrepareDuration',
+  /** Share of edge pixels in the mask, in percent: a mask near 0 or very high makes poor conditioning. */
+  EDGE_DENSITY: 'EdgeDensity',
 } as const;

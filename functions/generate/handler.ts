@@ -11,6 +11,7 @@ import { decodeDelivery, type Delivery } from '../core/delivery';
 import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import type { CreatedObject } from '../core/event';
 import { isJobFileKey, parseJob, stagingKeys, type Job } from '../core/job';
+import { findModel } from '../core/models/catalogue';
 import { outputFolder } from '../core/naming';
 import { planOutcome, type Generation, type PlannedOutcome } from '../core/outcome';
 import { isSuperseded, PublishVerdict } from '../core/publication';
@@ -49,9 +50,13 @@ const publish = async (plan: PlannedOutcome, job: Job, stagingBucket: string, fi
   });
 
 const recordMetrics = (plan: PlannedOutcome, generation: Generation | undefined): void => {
-  const attempts = generation?.calls.reduce((n, call) => n + call.attempts, 0) ?? 0;
-  metrics.addMetric(Metrics.MODEL_CALLS, MetricUnit.Count, attempts);
-  metrics.addMetric(Metrics.IMAGES_GENERATED, MetricUnit.Count, generation?.calls.reduce((n, call) => n + (call.kept ? 0 : call.images.length), 0) ?? 0);
+  const made = generation?.calls.filter((call) => !call.kept) ?? [];
+  metrics.addMetric(Metrics.MODEL_CALLS, MetricUnit.Count, made.reduce((n, call) => n + call.attempts, 0));
+  const images = made.reduce((n, call) => n + call.images.length, 0);
+  metrics.addMetric(Metrics.IMAGES_GENERATED, MetricUnit.Count, images);
+  for (const call of made) metrics.addMetric(Metrics.MODEL_LATENCY, MetricUnit.Milliseconds, call.ms);
+  const price = generation ? (findModel(generation.modelId)?.pricePerImage ?? 0) : 0;
+  metrics.addMetric(Metrics.ESTIMATED_COST, MetricUnit.NoUnit, Math.round(images * price * 10_000) / 10_000);
   const outcome = metrics.singleMetric();
   outcome.addDimension('outcome', plan.outcome);
   outcome.addMetric(Metrics.OUTCOMES, MetricUnit.Count, 1);
@@ -153,7 +158,10 @@ const handleJobFile = async (object: CreatedObject, delivery: Delivery, invocati
   logger.appendKeys({ jobId: job.jobId, key: job.source.key, sequencer: job.source.sequencer });
   try {
     const result = await runJob(job, object.bucket, invocation);
-    if (result !== 'published') logger.info(`job ${result}`);
+    if (result !== 'published') {
+      metrics.addMetric(Metrics.DUPLICATE_EVENTS, MetricUnit.Count, 1);
+      logger.info(`job ${result}`);
+    }
   } catch (error) {
     logger.warn('job failed transiently', { error: String(error), receiveCount: delivery.receiveCount });
     if (delivery.lastReceive) await reportExhausted(job, object.bucket, invocation, error, delivery.receiveCount).catch((e: unknown) => logger.error('could not report the exhausted job', { error: String(e) }));

@@ -90,7 +90,8 @@ const handleMessage = async (record: SQSRecord, context: Context): Promise<void>
   const delivery = decodeDelivery(record, config.maxReceiveCount);
   for (const skipped of delivery.skipped) logger.info('skipped record', { ...skipped });
   for (const object of delivery.objects) {
-    logger.appendKeys({ key: object.key, sequencer: object.sequencer });
+    // The job id generate logs too: one upload's whole story is one query on it (or on the key).
+    logger.appendKeys({ jobId: jobIdFor(object.bucket, object.key, object.eTag), key: object.key, sequencer: object.sequencer });
     try {
       const job = await prepareObject(object, delivery, context);
       if (!job) {
@@ -99,13 +100,15 @@ const handleMessage = async (record: SQSRecord, context: Context): Promise<void>
         const rejected = metrics.singleMetric();
         rejected.addDimension('reason', job.failure.reason);
         rejected.addMetric(Metrics.UPLOADS_REJECTED, MetricUnit.Count, 1);
-        logger.warn('upload rejected', { jobId: job.jobId, ...job.failure });
+        logger.warn('upload rejected', { ...job.failure });
       } else {
         metrics.addMetric(Metrics.UPLOADS_PREPARED, MetricUnit.Count, 1);
-        logger.info('job prepared', { jobId: job.jobId, size: job.conditioning.size, edgeDensity: job.conditioning.edgeDensity, timings: job.timings });
+        metrics.addMetric(Metrics.PREPARE_DURATION, MetricUnit.Milliseconds, job.timings.totalMs ?? 0);
+        metrics.addMetric(Metrics.EDGE_DENSITY, MetricUnit.Percent, Math.round(job.conditioning.edgeDensity * 10_000) / 100);
+        logger.info('job prepared', { size: job.conditioning.size, edgeDensity: job.conditioning.edgeDensity, timings: job.timings });
       }
     } finally {
-      logger.removeKeys(['key', 'sequencer']);
+      logger.removeKeys(['jobId', 'key', 'sequencer']);
     }
   }
 };
