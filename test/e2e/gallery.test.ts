@@ -107,7 +107,12 @@ describe('npm start with a folder of 12 photos, and its gallery in a browser', f
 
       expect(await page.title()).to.equal('Image conditioning pipeline: results');
       expect(await page.locator('script').count()).to.equal(0);
-      const images = await page.evaluate(() => [...document.images].map((img) => ({ src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth })));
+      // Run in the page (this project's TypeScript has no DOM types).
+      const images = (await page.evaluate("[...document.images].map((img) => ({ src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth }))")) as {
+        src: string;
+        complete: boolean;
+        width: number;
+      }[];
       // Per success: the contact sheet, the edge mask and the result.
       expect(images).to.have.length(33);
       for (const image of images) expect(image, JSON.stringify(image)).to.include({ complete: true }).and.to.satisfy((i: { width: number }) => i.width > 0);
