@@ -8,13 +8,22 @@
  *    the state into the copy: the stack users deploy is not changed,
  * 3. `terraform init` (from the offline provider mirror) and `terraform apply`,
  * 4. checks through the AWS SDK what was created (buckets, their versioning and
- *    lifecycle rules, notifications, functions, permissions, async-invoke
- *    configs, queue, alarm), the roles' policies as the emulator returned them to
- *    Terraform, and that a second plan finds nothing to change,
+ *    lifecycle rules, notifications to the stage queues, the queues with their
+ *    policies and redrive policies, functions, event source mappings, alarms), the
+ *    roles' policies as the emulator returned them to Terraform, the spend-ceiling
+ *    outputs, and that a second plan finds nothing to change,
  * 5. `terraform destroy`, and checks that nothing is left,
  * and always stops moto by its PID.
  *
  * Moto cannot run the functions (that needs Docker); `npm start` runs them locally.
+ * What moto 5.2.1 cannot do, skipped with a note in the report (`skipped`):
+ * - it ignores an SQS queue's RedriveAllowPolicy (GetQueueAttributes never returns
+ *   it), so the provider would wait for it forever: the dead-letter queue's
+ *   aws_sqs_queue_redrive_allow_policy is given count = 0 in the copy;
+ * - it has no DescribeSubscribersForNotification, which the provider reads a budget
+ *   with: the budget (only with monthly_budget_usd and alarm_email) is not applied;
+ * - it has no StartMessageMoveTask: the redrive command is exercised by the local
+ *   runner (npm run redrive), not here.
  * The apply takes about a minute, most of it the provider's own wait for the
  * staging and output buckets' lifecycle configurations to read back the same ten
  * times in a row (it does that against AWS too).
@@ -23,9 +32,9 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import {
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
-  GetFunctionEventInvokeConfigCommand,
   GetPolicyCommand,
   LambdaClient,
+  ListEventSourceMappingsCommand,
   ListFunctionsCommand,
   ListLayersCommand,
 } from '@aws-sdk/client-lambda';
@@ -42,9 +51,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IntegerSettings, Queueing } from '../functions/core/settings.js';
+import { spendCeiling } from '../functions/core/spend.js';
+import { imagesPerCall } from '../terraform/spend.js';
+import { MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT, PREPARE_MAX_CONCURRENCY_DEFAULT } from '../terraform/variables.js';
 import { createWorkdir, emulatorProvider, findProviderMirror, pinnedProviderVersion, runningCommands, type Workdir } from './terraform-cli.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -72,7 +86,29 @@ export interface RehearsalReport {
   readonly checks: readonly string[];
   /** Failed checks with their reasons; empty when everything was right. */
   readonly failures: readonly string[];
+  /** What moto cannot do, and so was not applied or checked, each with the reason. */
+  readonly skipped: readonly string[];
 }
+
+/** What the rehearsal leaves out because moto cannot do it (see the top of this file). */
+export const SKIPPED = [
+  'the dead-letter queue\'s redrive allow policy (aws_sqs_queue_redrive_allow_policy.dead_letters): moto ignores RedriveAllowPolicy, so the provider would wait for it forever; not applied (count = 0 in the copy)',
+  'the monthly budget (aws_budgets_budget.monthly): moto has no DescribeSubscribersForNotification, which the provider reads a budget with; not applied (monthly_budget_usd = 0, the default)',
+  'the redrive command (start-message-move-task): moto has no StartMessageMoveTask; the local runner\'s npm run redrive exercises it',
+] as const;
+
+/**
+ * Terraform override file for the copy: what moto cannot hold is not created; and moto
+ * answers a queue's RedrivePolicy re-serialised with spaces (Python's json.dumps), which
+ * the provider takes for a change on every plan (AWS answers it compact, as the stack
+ * writes it). The redrive policies are still checked through the SDK, as JSON.
+ */
+const MOTO_OVERRIDE = {
+  resource: {
+    aws_sqs_queue_redrive_allow_policy: { dead_letters: { count: 0 } },
+    aws_sqs_queue: Object.fromEntries(['prepare_queue', 'generate_queue'].map((id) => [id, { lifecycle: { ignore_changes: ['redrive_policy'] } }])),
+  },
+};
 
 // ---------------------------------------------------------------- moto
 
@@ -196,9 +232,30 @@ interface Outputs {
   readonly output_bucket_name: string;
   readonly prepare_function_name: string;
   readonly generate_function_name: string;
+  readonly prepare_queue_url: string;
+  readonly generate_queue_url: string;
   readonly dead_letter_queue_url: string;
+  readonly dead_letter_queue_arn: string;
+  readonly redrive_command: string;
   readonly upload_command: string;
+  readonly max_model_calls_per_hour: number;
+  readonly max_images_per_hour: number;
+  readonly max_usd_per_hour: number;
 }
+
+const STRING_OUTPUTS = [
+  'input_bucket_name',
+  'staging_bucket_name',
+  'output_bucket_name',
+  'prepare_function_name',
+  'generate_function_name',
+  'prepare_queue_url',
+  'generate_queue_url',
+  'dead_letter_queue_url',
+  'dead_letter_queue_arn',
+  'redrive_command',
+  'upload_command',
+] as const;
 
 interface Clients {
   readonly s3: S3Client;
@@ -221,11 +278,18 @@ const clientsFor = (url: string): Clients => {
 
 const functionArn = (name: string): string => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${name}`;
 
+const queueName = (url: string): string => url.split('/').pop() ?? '';
+const queueArnOf = (url: string): string => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName(url)}`;
+
 /** What `terraform apply` with the default variables must have created. */
-const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Promise<void> => {
+const checkApplied = async (checks: Checks, clients: Clients, out: Outputs, modelId: string): Promise<void> => {
   const { s3, lambda, sqs, cloudwatch } = clients;
   const buckets = { input: out.input_bucket_name, staging: out.staging_bucket_name, output: out.output_bucket_name };
-  const queueArn = `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${out.dead_letter_queue_url.split('/').pop()}`;
+  const deadLetterArn = queueArnOf(out.dead_letter_queue_url);
+  const stageQueues = {
+    prepare: { url: out.prepare_queue_url, function: out.prepare_function_name, timeout: 60, batch: Queueing.PREPARE_BATCH_SIZE, concurrency: PREPARE_MAX_CONCURRENCY_DEFAULT },
+    generate: { url: out.generate_queue_url, function: out.generate_function_name, timeout: 300, batch: Queueing.GENERATE_BATCH_SIZE, concurrency: MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT },
+  };
 
   for (const [id, Bucket] of Object.entries(buckets)) {
     await checks.run(`${id} bucket is encrypted with SSE-S3`, async () => {
@@ -275,41 +339,67 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Pro
   });
 
   const triggers = [
-    { id: 'input', target: out.prepare_function_name, filters: [] as { Name: string; Value: string }[] },
+    { id: 'input', queue: out.prepare_queue_url, filters: [] as { Name: string; Value: string }[] },
     {
       id: 'staging',
-      target: out.generate_function_name,
+      queue: out.generate_queue_url,
       filters: [
         { Name: 'prefix', Value: 'jobs/' },
         { Name: 'suffix', Value: '/job.json' },
       ],
     },
   ] as const;
-  for (const { id, target, filters } of triggers) {
-    await checks.run(`${id} bucket notifies ${target} of created objects${filters.length ? ' under jobs/…/job.json' : ''}`, async () => {
+  for (const { id, queue, filters } of triggers) {
+    await checks.run(`${id} bucket notifies the ${queueName(queue)} queue of created objects${filters.length ? ' under jobs/…/job.json' : ''}, and no function`, async () => {
       const config = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: buckets[id] }));
-      const lambdas = config.LambdaFunctionConfigurations ?? [];
-      expectEqual(lambdas.length, 1, 'the number of Lambda notifications');
-      expectEqual(lambdas[0]?.LambdaFunctionArn, functionArn(target), 'the target');
-      expectEqual(lambdas[0]?.Events, ['s3:ObjectCreated:*'], 'the events');
-      const rules = (lambdas[0]?.Filter?.Key?.FilterRules ?? []).map((rule) => ({ Name: rule.Name?.toLowerCase(), Value: rule.Value }));
+      const queues = config.QueueConfigurations ?? [];
+      expectEqual(queues.length, 1, 'the number of queue notifications');
+      expectEqual(queues[0]?.QueueArn, queueArnOf(queue), 'the queue');
+      expectEqual(queues[0]?.Events, ['s3:ObjectCreated:*'], 'the events');
+      const rules = (queues[0]?.Filter?.Key?.FilterRules ?? []).map((rule) => ({ Name: rule.Name?.toLowerCase(), Value: rule.Value }));
       expectEqual(rules, filters, 'the key filters');
+      expectEqual(config.LambdaFunctionConfigurations ?? [], [], 'its Lambda notifications');
     });
-    await checks.run(`${target} may be invoked by the ${id} bucket of this account only`, async () => {
-      const { Policy } = await lambda.send(new GetPolicyCommand({ FunctionName: target }));
-      const statements = (JSON.parse(Policy ?? '{}') as { Statement?: Record<string, any>[] }).Statement ?? [];
-      expectEqual(statements.length, 1, 'the number of statements');
-      const [statement] = statements;
-      expectEqual(statement?.Principal, { Service: 's3.amazonaws.com' }, 'the principal');
-      expectEqual(statement?.Action, 'lambda:InvokeFunction', 'the action');
-      expectEqual(statement?.Condition?.ArnLike?.['AWS:SourceArn'], `arn:aws:s3:::${buckets[id]}`, 'the source ARN');
-      expectEqual(statement?.Condition?.StringEquals?.['AWS:SourceAccount'], ACCOUNT_ID, 'the source account');
+    await checks.run(`the ${queueName(queue)} queue lets only the ${id} bucket of this account send, and refuses requests without TLS`, async () => {
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['Policy'] }));
+      const statements = (JSON.parse(Attributes?.Policy ?? '{}') as { Statement?: Record<string, any>[] }).Statement ?? [];
+      expectEqual(statements.length, 2, 'the number of statements');
+      const [allow, deny] = statements;
+      expectEqual([allow?.Effect, allow?.Principal, allow?.Action, allow?.Resource], ['Allow', { Service: 's3.amazonaws.com' }, 'sqs:SendMessage', queueArnOf(queue)], 'the Allow');
+      expectEqual(allow?.Condition, { ArnEquals: { 'aws:SourceArn': `arn:aws:s3:::${buckets[id]}` }, StringEquals: { 'aws:SourceAccount': ACCOUNT_ID } }, 'its conditions');
+      expectEqual([deny?.Effect, deny?.Action, deny?.Condition], ['Deny', 'sqs:*', { Bool: { 'aws:SecureTransport': 'false' } }], 'the Deny');
     });
   }
   await checks.run('output bucket notifies nothing', async () => {
     const config = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: buckets.output }));
-    expectEqual(config.LambdaFunctionConfigurations ?? [], [], 'its Lambda notifications');
+    expectEqual([config.LambdaFunctionConfigurations ?? [], config.QueueConfigurations ?? []], [[], []], 'its notifications');
   });
+
+  for (const [stage, q] of Object.entries(stageQueues)) {
+    await checks.run(`${stage} queue keeps messages 14 days, SSE-SQS, invisible 6 × ${q.timeout} s, dead-lettered after ${IntegerSettings.MAX_RECEIVE_COUNT.default} receives`, async () => {
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['All'] }));
+      expectEqual(
+        [Attributes?.SqsManagedSseEnabled, Attributes?.MessageRetentionPeriod, Attributes?.VisibilityTimeout],
+        ['true', String(Queueing.RETENTION_S), String(q.timeout * Queueing.VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT)],
+        'SSE, retention and visibility timeout',
+      );
+      expectEqual(JSON.parse(Attributes?.RedrivePolicy ?? '{}'), { deadLetterTargetArn: deadLetterArn, maxReceiveCount: IntegerSettings.MAX_RECEIVE_COUNT.default }, 'the redrive policy');
+    });
+    await checks.run(`${q.function} reads its queue in batches of ${q.batch}, reporting partial failures, at most ${q.concurrency} at once`, async () => {
+      // Listed by queue: moto does not filter by FunctionName.
+      const { EventSourceMappings } = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArnOf(q.url) }));
+      expectEqual(EventSourceMappings?.length, 1, 'the number of event source mappings');
+      const [mapping] = EventSourceMappings ?? [];
+      expectEqual(
+        [mapping?.EventSourceArn, mapping?.FunctionArn, mapping?.BatchSize, mapping?.FunctionResponseTypes, mapping?.ScalingConfig?.MaximumConcurrency, mapping?.State],
+        [queueArnOf(q.url), functionArn(q.function), q.batch, ['ReportBatchItemFailures'], q.concurrency, 'Enabled'],
+        'queue, function, batch size, response types, maximum concurrency and state',
+      );
+    });
+    await checks.run(`nothing but its queue invokes ${q.function} (no resource policy)`, async () => {
+      if (!(await notFound(() => lambda.send(new GetPolicyCommand({ FunctionName: q.function }))))) throw new Error('it has a resource policy');
+    });
+  }
 
   const expectedFunctions = [
     {
@@ -317,16 +407,25 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Pro
       memory: 1769,
       timeout: 60,
       layers: 1,
-      environment: { STAGING_BUCKET: buckets.staging, MAX_INPUT_BYTES: '52428800', NODE_OPTIONS: '--enable-source-maps' },
-      reserved: undefined,
+      environment: {
+        STAGING_BUCKET: buckets.staging,
+        MAX_INPUT_BYTES: String(IntegerSettings.MAX_INPUT_BYTES.default),
+        MAX_RECEIVE_COUNT: String(IntegerSettings.MAX_RECEIVE_COUNT.default),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
     },
     {
       name: out.generate_function_name,
       memory: 512,
       timeout: 300,
       layers: 0,
-      environment: { OUTPUT_BUCKET: buckets.output, REQUEST_TIMEOUT_MS: '270000', NODE_OPTIONS: '--enable-source-maps' },
-      reserved: 4,
+      environment: {
+        OUTPUT_BUCKET: buckets.output,
+        REQUEST_TIMEOUT_MS: '270000',
+        MAX_RECEIVE_COUNT: String(IntegerSettings.MAX_RECEIVE_COUNT.default),
+        MIN_MODEL_CALL_MS: String(IntegerSettings.MIN_MODEL_CALL_MS.default),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
     },
   ];
   for (const expected of expectedFunctions) {
@@ -347,32 +446,67 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs): Pro
       for (const [key, value] of Object.entries(expected.environment)) expectEqual(variables[key], value, key);
       expectEqual(variables.MODEL_ID !== undefined, true, 'MODEL_ID being set');
     });
-    await checks.run(`${expected.name} has ${expected.reserved === undefined ? 'no reserved concurrency' : `${expected.reserved} reserved concurrent executions`}`, async () => {
+    await checks.run(`${expected.name} reserves no concurrency`, async () => {
       const { ReservedConcurrentExecutions } = await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: expected.name }));
-      expectEqual(ReservedConcurrentExecutions, expected.reserved, 'reserved concurrency');
-    });
-    await checks.run(`${expected.name} retries async events twice, for up to an hour, then sends them to the dead-letter queue`, async () => {
-      const config = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: expected.name }));
-      expectEqual(
-        [config.MaximumRetryAttempts, config.MaximumEventAgeInSeconds, config.DestinationConfig?.OnFailure?.Destination],
-        [2, 3600, queueArn],
-        'retries, maximum age and failure destination',
-      );
+      expectEqual(ReservedConcurrentExecutions, undefined, 'reserved concurrency');
     });
   }
 
-  await checks.run('dead-letter queue is encrypted and keeps messages 14 days', async () => {
+  await checks.run('dead-letter queue is encrypted, keeps messages 14 days, and redrives nowhere itself', async () => {
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: out.dead_letter_queue_url, AttributeNames: ['All'] }));
-    expectEqual([Attributes?.SqsManagedSseEnabled, Attributes?.MessageRetentionPeriod, Attributes?.QueueArn], ['true', '1209600', queueArn], 'SSE, retention and ARN');
-  });
-  await checks.run('an alarm watches the dead-letter queue depth', async () => {
-    const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({}));
-    const alarm = (MetricAlarms ?? []).find((candidate) => candidate.Namespace === 'AWS/SQS');
-    if (!alarm) throw new Error('no AWS/SQS alarm exists');
     expectEqual(
-      [alarm.MetricName, alarm.Dimensions, alarm.ComparisonOperator, alarm.Threshold],
-      ['ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: out.dead_letter_queue_url.split('/').pop() }], 'GreaterThanThreshold', 0],
-      'metric, queue, comparison and threshold',
+      [Attributes?.SqsManagedSseEnabled, Attributes?.MessageRetentionPeriod, Attributes?.QueueArn, Attributes?.RedrivePolicy],
+      ['true', String(Queueing.RETENTION_S), deadLetterArn, undefined],
+      'SSE, retention, ARN and redrive policy',
+    );
+    expectEqual(out.dead_letter_queue_arn, deadLetterArn, 'the dead_letter_queue_arn output');
+    expectEqual(out.redrive_command, `aws sqs start-message-move-task --source-arn ${deadLetterArn}`, 'the redrive_command output');
+  });
+  const alarms = async () => (await cloudwatch.send(new DescribeAlarmsCommand({}))).MetricAlarms ?? [];
+  await checks.run('an alarm watches the dead-letter queue depth', async () => {
+    const alarm = (await alarms()).find((candidate) => candidate.MetricName === 'ApproximateNumberOfMessagesVisible');
+    if (!alarm) throw new Error('no ApproximateNumberOfMessagesVisible alarm exists');
+    expectEqual(
+      [alarm.Namespace, alarm.Dimensions, alarm.ComparisonOperator, alarm.Threshold],
+      ['AWS/SQS', [{ Name: 'QueueName', Value: queueName(out.dead_letter_queue_url) }], 'GreaterThanThreshold', 0],
+      'namespace, queue, comparison and threshold',
+    );
+  });
+  await checks.run('an alarm per stage queue fires when its oldest message is older than a day', async () => {
+    const found = (await alarms()).filter((candidate) => candidate.MetricName === 'ApproximateAgeOfOldestMessage');
+    expectEqual(
+      found.map((alarm) => [alarm.AlarmName, alarm.Namespace, alarm.Dimensions, alarm.Statistic, alarm.ComparisonOperator, alarm.Threshold]).sort(),
+      [out.generate_queue_url, out.prepare_queue_url].map((url) => [
+        `${queueName(url)}-oldest-message`,
+        'AWS/SQS',
+        [{ Name: 'QueueName', Value: queueName(url) }],
+        'Maximum',
+        'GreaterThanThreshold',
+        86_400,
+      ]),
+      'name, namespace, queue, statistic, comparison and threshold',
+    );
+  });
+  const ceiling = spendCeiling({
+    modelId,
+    callsInFlight: MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT,
+    minCallMs: IntegerSettings.MIN_MODEL_CALL_MS.default,
+    imagesPerCall: imagesPerCall(modelId),
+  });
+  await checks.run(`an alarm fires above ${ceiling.modelCallsPerHour} model calls in an hour`, async () => {
+    const alarm = (await alarms()).find((candidate) => candidate.MetricName === 'ModelCalls');
+    if (!alarm) throw new Error('no ModelCalls alarm exists');
+    expectEqual(
+      [alarm.Namespace, alarm.Dimensions, alarm.Statistic, alarm.Period, alarm.ComparisonOperator, alarm.Threshold],
+      ['ImageConditioningPipeline', [{ Name: 'service', Value: 'generate' }], 'Sum', 3600, 'GreaterThanThreshold', ceiling.modelCallsPerHour],
+      'namespace, dimension, statistic, period, comparison and threshold',
+    );
+  });
+  await checks.run(`the spend-ceiling outputs equal spendCeiling() for ${modelId}`, () => {
+    expectEqual(
+      [out.max_model_calls_per_hour, out.max_images_per_hour, out.max_usd_per_hour],
+      [ceiling.modelCallsPerHour, ceiling.imagesPerHour, ceiling.usdPerHour],
+      'calls, images and dollars per hour',
     );
   });
   await checks.run('upload_command names the input bucket', () => {
@@ -422,6 +556,17 @@ const checkRolePolicies = async (checks: Checks, workdir: Workdir, out: Outputs)
   await checks.run('prepare may write only under jobs/ in the staging bucket', () => {
     expectEqual(grantsOf(policies.prepare ?? [], ['WriteJobs']), { WriteJobs: [['s3:PutObject'], [`${staging}/jobs/*`]] }, "prepare's staging grant");
   });
+  for (const [role, url] of [['prepare', out.prepare_queue_url], ['generate', out.generate_queue_url]] as const) {
+    await checks.run(`${role} may consume its own queue only, and send to no queue`, () => {
+      const sqs = (policies[role] ?? []).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('sqs:')));
+      expectEqual(
+        grantsOf(sqs, ['ConsumeOwnQueue']),
+        { ConsumeOwnQueue: [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], [queueArnOf(url)]] },
+        `${role}'s SQS grants`,
+      );
+      expectEqual(sqs.length, 1, `the number of ${role}'s SQS statements`);
+    });
+  }
   await checks.run('generate reads jobs/, keeps claims/ and outcomes/, lists the staging bucket, and writes, replaces and lists results', () => {
     const sids = ['ReadJobs', 'ClaimRequests', 'RecordOutcomes', 'TellMissingRecords', 'WriteResults', 'ReplaceEarlierResults', 'ListResults'];
     expectEqual(
@@ -441,7 +586,7 @@ const checkRolePolicies = async (checks: Checks, workdir: Workdir, out: Outputs)
 };
 
 /** After `terraform destroy`: nothing of the stack may be left in the emulator. */
-const checkNothingLeft = async (checks: Checks, clients: Clients, out: Outputs): Promise<void> => {
+const checkNothingLeft = async (checks: Checks, clients: Clients): Promise<void> => {
   const { s3, lambda, sqs, cloudwatch } = clients;
   await checks.run('no bucket is left', async () => {
     const { Buckets } = await s3.send(new ListBucketsCommand({}));
@@ -453,12 +598,9 @@ const checkNothingLeft = async (checks: Checks, clients: Clients, out: Outputs):
     const { Layers } = await lambda.send(new ListLayersCommand({}));
     expectEqual((Layers ?? []).map((layer) => layer.LayerName), [], 'the layers');
   });
-  await checks.run('no event-invoke config is left', async () => {
-    for (const FunctionName of [out.prepare_function_name, out.generate_function_name]) {
-      if (!(await notFound(() => lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))))) {
-        throw new Error(`${FunctionName} still has one`);
-      }
-    }
+  await checks.run('no event source mapping is left', async () => {
+    const { EventSourceMappings } = await lambda.send(new ListEventSourceMappingsCommand({}));
+    expectEqual((EventSourceMappings ?? []).map((mapping) => mapping.EventSourceArn), [], 'the event source mappings');
   });
   await checks.run('no queue is left', async () => {
     const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
@@ -482,8 +624,11 @@ const readOutputs = async (workdir: Workdir): Promise<Outputs> => {
   const { stdout } = await workdir.terraform(['output', '-json', '-no-color']);
   const raw = JSON.parse(stdout) as Record<string, { value: unknown }>;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, { value }]) => [name, value]));
-  for (const name of ['input_bucket_name', 'staging_bucket_name', 'output_bucket_name', 'prepare_function_name', 'generate_function_name', 'dead_letter_queue_url', 'upload_command']) {
+  for (const name of STRING_OUTPUTS) {
     if (typeof outputs[name] !== 'string' || outputs[name] === '') throw new Error(`output ${name} is missing or empty`);
+  }
+  for (const name of ['max_model_calls_per_hour', 'max_images_per_hour', 'max_usd_per_hour']) {
+    if (typeof outputs[name] !== 'number') throw new Error(`output ${name} is not a number: ${JSON.stringify(outputs[name])}`);
   }
   return outputs as unknown as Outputs;
 };
@@ -503,9 +648,10 @@ export const rehearse = async (options: RehearsalOptions = {}): Promise<Rehearsa
   let workdir: Workdir | undefined;
   let destroyed = false;
   try {
-    workdir = createWorkdir({ stackDir, mirrorRoot, provider: emulatorProvider(moto.url) });
+    workdir = createWorkdir({ stackDir, mirrorRoot, provider: emulatorProvider(moto.url), files: { 'moto_override.tf.json': JSON.stringify(MOTO_OVERRIDE, null, 2) } });
     workdirs.add(workdir);
     log(`copy of the stack in ${workdir.dir}`);
+    for (const skipped of SKIPPED) log(`skipped (moto cannot): ${skipped}`);
     const init = await workdir.terraform(['init', '-input=false', '-no-color']);
     log(`terraform init: ${init.seconds.toFixed(1)} s`);
 
@@ -516,12 +662,15 @@ export const rehearse = async (options: RehearsalOptions = {}): Promise<Rehearsa
     const checks = new Checks();
     const clients = clientsFor(moto.url);
     const outputs = await readOutputs(workdir);
-    await checkApplied(checks, clients, outputs);
+    const modelId = String(
+      (JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8')) as { variable: { model_id: { default: string } } }).variable.model_id.default,
+    );
+    await checkApplied(checks, clients, outputs, modelId);
     await checkRolePolicies(checks, workdir, outputs);
     await checks.run('a second plan finds nothing to change (unchanged code is not redeployed)', async () => {
       const plan = await workdir!.terraform(['plan', '-detailed-exitcode', '-input=false', '-no-color'], { okExitCodes: [0, 2] });
       if (plan.exitCode !== 0) {
-        const changes = plan.stdout.split('\n').filter((line) => /^\s+# /.test(line));
+        const changes = plan.stdout.split('\n').filter((line) => /^\s+(# |[~+-] )/.test(line));
         throw new Error(`it plans changes:\n${changes.join('\n')}`);
       }
     });
@@ -533,7 +682,7 @@ export const rehearse = async (options: RehearsalOptions = {}): Promise<Rehearsa
     log(`terraform destroy: ${resourcesDestroyed} resources destroyed in ${destroy.seconds.toFixed(1)} s`);
     const before = checks.passed.length + checks.failed.length;
     await checks.run(`destroy removed all ${resourcesApplied} resources`, () => expectEqual(resourcesDestroyed, resourcesApplied, 'resources destroyed'));
-    await checkNothingLeft(checks, clients, outputs);
+    await checkNothingLeft(checks, clients);
     const after = checks.passed.length + checks.failed.length;
     log(`checked that nothing is left: ${after - before} checks`);
     for (const client of Object.values(clients)) (client as { destroy: () => void }).destroy();
@@ -545,6 +694,7 @@ export const rehearse = async (options: RehearsalOptions = {}): Promise<Rehearsa
       destroySeconds: destroy.seconds,
       checks: checks.passed,
       failures: checks.failed,
+      skipped: SKIPPED,
     };
   } finally {
     if (workdir && !destroyed) {
@@ -565,6 +715,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const report = await rehearse();
     for (const check of report.checks) console.log(`  ok   ${check}`);
     for (const failure of report.failures) console.log(`  FAIL ${failure}`);
+    for (const skipped of report.skipped) console.log(`  skip ${skipped}`);
     if (report.failures.length > 0) {
       console.error(`Rehearsal failed: ${report.failures.length} of ${report.checks.length + report.failures.length} checks failed.`);
       process.exitCode = 1;

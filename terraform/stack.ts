@@ -1,23 +1,33 @@
+import { BudgetsBudget } from '@cdktf/provider-aws/lib/budgets-budget/index.js';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity/index.js';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
-import { LocalBackend, TerraformOutput, TerraformStack, Token } from 'cdktf';
+import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy/index.js';
+import { LocalBackend, Op, TerraformOutput, TerraformStack, Token } from 'cdktf';
 import type { Construct } from 'constructs';
 import { JOB_TRIGGER, Staging } from '../functions/core/layout.js';
 import { findModel, invokeResourceArns } from '../functions/core/models/catalogue.js';
+import { Env, IntegerSettings, Queueing } from '../functions/core/settings.js';
 import { locateBuildOutput } from './build-output.js';
-import { BucketTrigger } from './constructs/bucket-trigger.js';
 import { DeadLetterQueue } from './constructs/dead-letter-queue.js';
 import { HardenedBucket } from './constructs/hardened-bucket.js';
 import { NodeLayer } from './constructs/node-layer.js';
 import { type Grant, PipelineFunction } from './constructs/pipeline-function.js';
+import { QUEUE_CONSUMER_ACTIONS, StageQueue } from './constructs/stage-queue.js';
+import { ceilingExpressions, imagesPerCall } from './spend.js';
 import type { SynthConfig } from './synth-config.js';
 import { declareVariables, GENERATE_TIMEOUT_MARGIN_S } from './variables.js';
 
 export const STACK_NAME = 'image-conditioning-pipeline';
 
-/** Upload limits passed to prepare: 50 MiB, and 60 megapixels (a decompression-bomb guard). */
-export const MAX_INPUT_BYTES = 52_428_800;
-export const MAX_INPUT_PIXELS = 60_000_000;
+/** The metric generate publishes once per model call (CloudWatch embedded metric format), and its dimension. */
+export const MODEL_CALLS_METRIC = { namespace: 'ImageConditioningPipeline', name: 'ModelCalls', dimensions: { service: 'generate' } } as const;
+
+/** Statement id of each role's grant on the queue its function consumes. */
+export const CONSUME_QUEUE_SID = 'ConsumeOwnQueue';
+
+/** The redrive command's fixed part: with only a source, SQS moves every message back to the queue it came from. */
+export const REDRIVE_COMMAND = 'aws sqs start-message-move-task --source-arn';
 
 /**
  * generate's Bedrock statements. A foundation model it calls directly (Titan,
@@ -108,16 +118,54 @@ export class PipelineStack extends TerraformStack {
       queueName: `${namePrefix}-dead-letters`,
       accountId: caller.accountId,
       alarmEmail: vars.alarmEmail.stringValue,
+      messageRetentionSeconds: Queueing.RETENTION_S,
     });
-    // Both functions: bounded retries and age, then the event goes to the queue.
-    const asyncInvoke = {
-      maximumRetryAttempts: vars.maximumRetryAttempts.numberValue,
-      maximumEventAgeInSeconds: vars.maximumEventAgeS.numberValue,
-      onFailureDestinationArn: deadLetters.queue.arn,
-    };
+    const alarmActions = deadLetters.topicArns;
+    const maxReceiveCount = vars.maxReceiveCount.numberValue;
+    // AWS's guidance for a queue feeding Lambda: at least six times the function's timeout. A
+    // Terraform expression, so overriding a timeout keeps its queue's visibility timeout right.
+    const visibilityTimeout = (timeout: number): number => Token.asNumber(Op.mul(timeout, Queueing.VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT));
+
+    // S3 → queue → function, for each stage. A backlog waits in the queue (up to 14 days) and
+    // drains at the rate the event source mappings' maximum concurrency allows.
+    const prepareQueue = new StageQueue(this, 'prepare_queue', {
+      queueName: `${namePrefix}-prepare`,
+      bucket: input.bucket,
+      sourceAccount: caller.accountId,
+      visibilityTimeoutSeconds: visibilityTimeout(vars.prepareTimeoutS.numberValue),
+      maxReceiveCount,
+      deadLetterQueueArn: deadLetters.queue.arn,
+      messageRetentionSeconds: Queueing.RETENTION_S,
+      ageAlarmSeconds: vars.queueAgeAlarmS.numberValue,
+      alarmActions,
+    });
+    const generateQueue = new StageQueue(this, 'generate_queue', {
+      queueName: `${namePrefix}-generate`,
+      bucket: staging.bucket,
+      sourceAccount: caller.accountId,
+      filterPrefix: JOB_TRIGGER.prefix,
+      filterSuffix: JOB_TRIGGER.suffix,
+      visibilityTimeoutSeconds: visibilityTimeout(vars.generateTimeoutS.numberValue),
+      maxReceiveCount,
+      deadLetterQueueArn: deadLetters.queue.arn,
+      messageRetentionSeconds: Queueing.RETENTION_S,
+      ageAlarmSeconds: vars.queueAgeAlarmS.numberValue,
+      alarmActions,
+    });
+    // Only these two queues may dead-letter here, and a redrive (start-message-move-task) moves
+    // messages back to them. A resource of its own: inline, the dead-letter queue and the queues
+    // naming it in their redrive policies would refer to each other.
+    new SqsQueueRedriveAllowPolicy(this, 'dead_letters_redrive_allow', {
+      queueUrl: deadLetters.queue.url,
+      redriveAllowPolicy: `{"redrivePermission":"byQueue","sourceQueueArns":["${prepareQueue.queue.arn}","${generateQueue.queue.arn}"]}`,
+    }).overrideLogicalId('dead_letters');
+
     const bucketKey = (...buckets: HardenedBucket[]) => ({ keyArn: kmsKeyArn, region: props.region, bucketArns: buckets.map((b) => b.bucket.arn) });
     const stagingArn = staging.bucket.arn;
     const logRetentionDays = vars.logRetentionDays.numberValue;
+    // Each function reads and deletes the messages of its own queue only; SQS itself moves a
+    // message to the dead-letter queue, so neither role may send anywhere.
+    const consume = (stage: StageQueue): Grant => ({ sid: CONSUME_QUEUE_SID, actions: [...QUEUE_CONSUMER_ACTIONS], resources: [stage.queue.arn] });
 
     const sharp = new NodeLayer(this, 'sharp', {
       layerName: `${namePrefix}-sharp`,
@@ -131,23 +179,25 @@ export class PipelineStack extends TerraformStack {
       memorySize: vars.prepareMemoryMb.numberValue,
       timeout: vars.prepareTimeoutS.numberValue,
       logRetentionDays,
-      asyncInvoke,
       bucketKey: bucketKey(input, staging),
       layers: [sharp.layer.arn],
       environment: {
-        STAGING_BUCKET: staging.bucket.bucket,
-        MODEL_ID: vars.modelId.stringValue,
-        DEFAULT_PROMPT: vars.defaultPrompt.stringValue,
-        DEFAULT_NEGATIVE_PROMPT: vars.defaultNegativePrompt.stringValue,
-        DEFAULT_CONTROL_MODE: vars.defaultControlMode.stringValue,
-        DEFAULT_CONTROL_STRENGTH: Token.asString(vars.defaultControlStrength.value),
-        DEFAULT_COUNT: Token.asString(vars.defaultCount.value),
-        DEFAULT_QUALITY: vars.defaultQuality.stringValue,
-        MAX_INPUT_BYTES: String(MAX_INPUT_BYTES),
-        MAX_INPUT_PIXELS: String(MAX_INPUT_PIXELS),
+        [Env.STAGING_BUCKET]: staging.bucket.bucket,
+        [Env.MODEL_ID]: vars.modelId.stringValue,
+        [Env.DEFAULT_PROMPT]: vars.defaultPrompt.stringValue,
+        [Env.DEFAULT_NEGATIVE_PROMPT]: vars.defaultNegativePrompt.stringValue,
+        [Env.DEFAULT_CONTROL_MODE]: vars.defaultControlMode.stringValue,
+        [Env.DEFAULT_CONTROL_STRENGTH]: Token.asString(vars.defaultControlStrength.value),
+        [Env.DEFAULT_COUNT]: Token.asString(vars.defaultCount.value),
+        [Env.DEFAULT_QUALITY]: vars.defaultQuality.stringValue,
+        [Env.MAX_INPUT_BYTES]: String(IntegerSettings.MAX_INPUT_BYTES.default),
+        [Env.MAX_INPUT_PIXELS]: String(IntegerSettings.MAX_INPUT_PIXELS.default),
+        // So the last receive of an upload writes its failure outcome instead of leaving it to the dead-letter queue.
+        [Env.MAX_RECEIVE_COUNT]: Token.asString(vars.maxReceiveCount.value),
         NODE_OPTIONS: '--enable-source-maps',
       },
       grants: [
+        consume(prepareQueue),
         { sid: 'ReadUploads', actions: ['s3:GetObject'], resources: [`${input.bucket.arn}/*`] },
         // Without it S3 answers 403 instead of 404 for an upload deleted before prepare ran,
         // and prepare could not tell "gone" (report it) from "forbidden" (retry).
@@ -162,20 +212,22 @@ export class PipelineStack extends TerraformStack {
       codeDir: build.generate,
       memorySize: vars.generateMemoryMb.numberValue,
       timeout: vars.generateTimeoutS.numberValue,
-      // Caps concurrent model calls so a burst of uploads waits in Lambda's queue instead of being throttled by Bedrock.
-      reservedConcurrentExecutions: vars.generateReservedConcurrency.numberValue,
       logRetentionDays,
-      asyncInvoke,
       bucketKey: bucketKey(staging, output),
       environment: {
-        OUTPUT_BUCKET: output.bucket.bucket,
-        MODEL_ID: vars.modelId.stringValue,
+        [Env.OUTPUT_BUCKET]: output.bucket.bucket,
+        [Env.MODEL_ID]: vars.modelId.stringValue,
         // A Terraform expression rather than a number computed here, so overriding
         // generate_timeout_s can never leave the request deadline past the function's.
-        REQUEST_TIMEOUT_MS: `\${(var.generate_timeout_s - ${GENERATE_TIMEOUT_MARGIN_S}) * 1000}`,
+        [Env.REQUEST_TIMEOUT_MS]: `\${(var.generate_timeout_s - ${GENERATE_TIMEOUT_MARGIN_S}) * 1000}`,
+        // So the last receive of a job writes its failure outcome (error.json) before SQS dead-letters it.
+        [Env.MAX_RECEIVE_COUNT]: Token.asString(vars.maxReceiveCount.value),
+        // The pacing that turns max_model_calls_in_flight into a ceiling on calls (and dollars) per hour.
+        [Env.MIN_MODEL_CALL_MS]: `\${var.model_call_min_seconds * 1000}`,
         NODE_OPTIONS: '--enable-source-maps',
       },
       grants: [
+        consume(generateQueue),
         // The job file and the staged pictures; never a write under jobs/, so generate cannot trigger itself.
         { sid: 'ReadJobs', actions: ['s3:GetObject'], resources: [`${stagingArn}/${Staging.JOBS_PREFIX}*`] },
         // One claim per request (conditional PutObject) so a duplicate event never pays for a second
@@ -197,20 +249,64 @@ export class PipelineStack extends TerraformStack {
       ],
     });
 
-    new BucketTrigger(this, 'input-trigger', {
-      bucket: input.bucket,
+    prepareQueue.consumeWith({
       target: prepare.function,
-      sourceAccount: caller.accountId,
+      batchSize: Queueing.PREPARE_BATCH_SIZE,
+      maximumConcurrency: vars.prepareMaxConcurrency.numberValue,
+      consumerReady: [prepare.rolePolicy],
     });
-    new BucketTrigger(this, 'staging-trigger', {
-      bucket: staging.bucket,
+    // One job per execution, and each execution makes its job's calls one at a time: this
+    // mapping's maximum concurrency is the cap on model calls in flight. Unlike a reserved
+    // concurrency it takes nothing from the account's unreserved executions.
+    generateQueue.consumeWith({
       target: generate.function,
-      sourceAccount: caller.accountId,
-      filterPrefix: JOB_TRIGGER.prefix,
-      filterSuffix: JOB_TRIGGER.suffix,
+      batchSize: Queueing.GENERATE_BATCH_SIZE,
+      maximumConcurrency: vars.maxModelCallsInFlight.numberValue,
+      consumerReady: [generate.rolePolicy],
     });
 
-    const outputs: Record<string, { value: string; description: string }> = {
+    // The spend ceiling: calls in flight × one call per model_call_min_seconds at most.
+    const ceiling = ceilingExpressions(props.modelId);
+    new CloudwatchMetricAlarm(this, 'model-calls-alarm', {
+      alarmName: `${namePrefix}-model-calls-per-hour`,
+      alarmDescription:
+        'Model calls (each one billed) in the last hour passed model_calls_alarm_per_hour. The ceiling is the max_model_calls_per_hour output; lower max_model_calls_in_flight to spend less per hour.',
+      namespace: MODEL_CALLS_METRIC.namespace,
+      metricName: MODEL_CALLS_METRIC.name,
+      dimensions: { ...MODEL_CALLS_METRIC.dimensions },
+      statistic: 'Sum',
+      period: 3600,
+      evaluationPeriods: 1,
+      threshold: vars.modelCallsAlarmPerHour.numberValue,
+      comparisonOperator: 'GreaterThanThreshold',
+      // No calls, no data points: the good case.
+      treatMissingData: 'notBreaching',
+      alarmActions,
+      okActions: alarmActions,
+    }).overrideLogicalId('model_calls');
+
+    // The whole account's cost, not the Project tag's: Bedrock bills on-demand calls to a foundation
+    // model or a system inference profile without any resource tag, so a tag filter would miss
+    // almost all of this pipeline's spend (the model is 99.8 % of it, see README "Cost").
+    // Written out: cdktf renders a 0 right operand of Op.gt as `undefined`.
+    const budgetCount = Token.asNumber('${var.monthly_budget_usd > 0 && var.alarm_email != "" ? 1 : 0}');
+    new BudgetsBudget(this, 'budget', {
+      count: budgetCount,
+      name: `${namePrefix}-monthly-cost`,
+      budgetType: 'COST',
+      limitAmount: Token.asString(vars.monthlyBudgetUsd.value),
+      limitUnit: 'USD',
+      timeUnit: 'MONTHLY',
+      notification: [80, 100].map((threshold) => ({
+        comparisonOperator: 'GREATER_THAN',
+        threshold,
+        thresholdType: 'PERCENTAGE',
+        notificationType: 'ACTUAL',
+        subscriberEmailAddresses: [vars.alarmEmail.stringValue],
+      })),
+    }).overrideLogicalId('monthly');
+
+    const outputs: Record<string, { value: string | number; description: string }> = {
       input_bucket_name: { value: input.bucket.bucket, description: 'Name of the bucket to upload photos to; each upload starts a job.' },
       staging_bucket_name: {
         value: staging.bucket.bucket,
@@ -222,9 +318,28 @@ export class PipelineStack extends TerraformStack {
       },
       prepare_function_name: { value: prepare.function.functionName, description: 'Name of the Lambda function that validates uploads and computes the edge mask.' },
       generate_function_name: { value: generate.function.functionName, description: 'Name of the Lambda function that calls the Bedrock model.' },
+      prepare_queue_url: { value: prepareQueue.queue.url, description: "URL of prepare's queue: the input bucket's notifications, one per upload, waiting to be prepared." },
+      generate_queue_url: { value: generateQueue.queue.url, description: "URL of generate's queue: the staging bucket's notifications, one per job file, waiting for the model." },
       dead_letter_queue_url: {
         value: deadLetters.queue.url,
-        description: 'URL of the SQS queue holding the events either function gave up on (after its retries or maximum event age); an alarm fires while it is not empty.',
+        description: 'URL of the SQS queue holding the messages either stage failed on max_receive_count times (their uploads have error.json); an alarm fires while it is not empty.',
+      },
+      dead_letter_queue_arn: { value: deadLetters.queue.arn, description: 'ARN of the dead-letter queue, for the redrive command.' },
+      redrive_command: {
+        value: `${REDRIVE_COMMAND} ${deadLetters.queue.arn}`,
+        description: 'AWS CLI command that moves every dead letter back to the queue it came from, to be processed again (after a fix).',
+      },
+      max_model_calls_per_hour: {
+        value: ceiling.callsPerHour,
+        description: 'Most model calls an hour can make: max_model_calls_in_flight × 3600 / model_call_min_seconds (null when model_call_min_seconds is 0: no ceiling).',
+      },
+      max_images_per_hour: {
+        value: ceiling.imagesPerHour,
+        description: `Most pictures an hour can be billed for: max_model_calls_per_hour × the pictures one call may return (${imagesPerCall(props.modelId)} for ${props.modelId}).`,
+      },
+      max_usd_per_hour: {
+        value: ceiling.usdPerHour,
+        description: `Most an hour of model calls can cost, in US dollars, at $${findModel(props.modelId)?.pricePerImage} per picture (${props.modelId}, list price).`,
       },
       upload_command: {
         value: `aws s3 cp photo.jpg s3://${input.bucket.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"`,

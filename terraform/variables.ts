@@ -1,6 +1,7 @@
 import { TerraformVariable } from 'cdktf';
 import type { Construct } from 'constructs';
 import { MODELS } from '../functions/core/models/catalogue.js';
+import { IntegerSettings, Queueing } from '../functions/core/settings.js';
 import type { SynthConfig } from './synth-config.js';
 
 /** Control modes the deploy-time default may take (the Bedrock control-image modes). */
@@ -28,12 +29,25 @@ export interface PipelineVariables {
   readonly kmsKeyArn: TerraformVariable;
   readonly stagingExpirationDays: TerraformVariable;
   readonly outputNoncurrentVersionExpirationDays: TerraformVariable;
-  readonly generateReservedConcurrency: TerraformVariable;
-  readonly maximumRetryAttempts: TerraformVariable;
-  readonly maximumEventAgeS: TerraformVariable;
+  readonly prepareMaxConcurrency: TerraformVariable;
+  readonly maxModelCallsInFlight: TerraformVariable;
+  readonly maxReceiveCount: TerraformVariable;
+  readonly modelCallMinSeconds: TerraformVariable;
+  readonly modelCallsAlarmPerHour: TerraformVariable;
+  readonly queueAgeAlarmS: TerraformVariable;
+  readonly monthlyBudgetUsd: TerraformVariable;
   readonly logRetentionDays: TerraformVariable;
   readonly alarmEmail: TerraformVariable;
 }
+
+/** Lambda's ceiling for an event source mapping's maximum concurrency. */
+export const MAXIMUM_CONCURRENCY_MAX = 1000;
+/** Default of prepare_max_concurrency. */
+export const PREPARE_MAX_CONCURRENCY_DEFAULT = 10;
+/** Default of max_model_calls_in_flight. */
+export const MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT = 4;
+/** Calls per hour the defaults allow at most (in flight × 3600 s / shortest call): model_calls_alarm_per_hour's default. */
+export const DEFAULT_CEILING_CALLS_PER_HOUR = Math.floor((MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT * 3_600_000) / IntegerSettings.MIN_MODEL_CALL_MS.default);
 
 /** The generate function keeps this much of its timeout to write error.json after the model call gives up. */
 export const GENERATE_TIMEOUT_MARGIN_S = 30;
@@ -257,41 +271,83 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
         },
       ],
     }),
-    generateReservedConcurrency: variable('generate_reserved_concurrency', {
+    prepareMaxConcurrency: variable('prepare_max_concurrency', {
+      type: 'number',
+      default: PREPARE_MAX_CONCURRENCY_DEFAULT,
+      description: `Most prepare executions at once (the input queue's event source mapping's maximum concurrency), an integer from ${Queueing.MIN_MAXIMUM_CONCURRENCY} to ${MAXIMUM_CONCURRENCY_MAX}. A burst of uploads waits in the queue instead of scaling prepare without bound; no account concurrency is reserved.`,
+      validation: [
+        {
+          condition: integerInRange('prepare_max_concurrency', Queueing.MIN_MAXIMUM_CONCURRENCY, MAXIMUM_CONCURRENCY_MAX),
+          errorMessage: `prepare_max_concurrency must be an integer between ${Queueing.MIN_MAXIMUM_CONCURRENCY} and ${MAXIMUM_CONCURRENCY_MAX}.`,
+        },
+      ],
+    }),
+    maxModelCallsInFlight: variable('max_model_calls_in_flight', {
       type: 'number',
       // Image models have low per-account quotas (a few requests per minute for some);
       // more concurrent calls than that only turn into throttling errors and retries.
-      default: 4,
-      description:
-        'Concurrent executions reserved for (and limiting) the generate function, so bursts of uploads queue up instead of exceeding the Bedrock model\'s quota: an integer from 1 to 1000, or -1 for no reservation (unlimited). An account whose concurrency limit is low (new accounts may have 10) cannot reserve any: use -1 there.',
+      default: MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT,
+      description: `The one number that caps model calls in flight: the most generate executions at once (the job queue's event source mapping's maximum concurrency), each making its job's calls one at a time. An integer from ${Queueing.MIN_MAXIMUM_CONCURRENCY} to ${MAXIMUM_CONCURRENCY_MAX}. With model_call_min_seconds it sets the most calls, images and dollars per hour (outputs max_*_per_hour). A backlog waits in the queue (up to 14 days); no account concurrency is reserved.`,
       validation: [
         {
-          condition: `\${var.generate_reserved_concurrency == -1 || (${integerInRangeTest('generate_reserved_concurrency', 1, 1000)})}`,
-          errorMessage: 'generate_reserved_concurrency must be -1 (no reservation) or an integer between 1 and 1000.',
+          condition: integerInRange('max_model_calls_in_flight', Queueing.MIN_MAXIMUM_CONCURRENCY, MAXIMUM_CONCURRENCY_MAX),
+          errorMessage: `max_model_calls_in_flight must be an integer between ${Queueing.MIN_MAXIMUM_CONCURRENCY} and ${MAXIMUM_CONCURRENCY_MAX}.`,
         },
       ],
     }),
-    maximumRetryAttempts: variable('maximum_retry_attempts', {
+    maxReceiveCount: variable('max_receive_count', {
       type: 'number',
-      default: 2,
-      description:
-        'Times Lambda retries a failed asynchronous invocation of either function before sending the event to the dead-letter queue: 0, 1 or 2. The functions tell permanent failures (reported in error.json) from transient ones, and only transient ones are retried.',
+      default: IntegerSettings.MAX_RECEIVE_COUNT.default,
+      description: `Receives of a queue message (an upload for prepare, a job for generate) before SQS moves it to the dead-letter queue, an integer from ${IntegerSettings.MAX_RECEIVE_COUNT.min} to ${IntegerSettings.MAX_RECEIVE_COUNT.max}; 1 means no retry. A failure that could pass (throttling, a 5xx, a timeout) is retried on the next receive, after the visibility timeout; on the last receive the function writes the failure outcome (error.json) before the message is dead-lettered.`,
       validation: [
         {
-          condition: integerInRange('maximum_retry_attempts', 0, 2),
-          errorMessage: 'maximum_retry_attempts must be an integer between 0 and 2.',
+          condition: integerInRange('max_receive_count', IntegerSettings.MAX_RECEIVE_COUNT.min, IntegerSettings.MAX_RECEIVE_COUNT.max),
+          errorMessage: `max_receive_count must be an integer between ${IntegerSettings.MAX_RECEIVE_COUNT.min} and ${IntegerSettings.MAX_RECEIVE_COUNT.max}.`,
         },
       ],
     }),
-    maximumEventAgeS: variable('maximum_event_age_s', {
+    modelCallMinSeconds: variable('model_call_min_seconds', {
       type: 'number',
-      default: 3600,
-      description:
-        'Seconds an event may wait for either function (throttled or between retries) before it is sent to the dead-letter queue instead, an integer from 60 to 21600.',
+      default: IntegerSettings.MIN_MODEL_CALL_MS.default / 1000,
+      description: `The shortest time one model call occupies its generate execution, in seconds: a faster answer waits out the rest. It turns max_model_calls_in_flight into a ceiling on calls per hour (in flight × 3600 / this), and so on spend. An integer from ${IntegerSettings.MIN_MODEL_CALL_MS.min / 1000} to ${IntegerSettings.MIN_MODEL_CALL_MS.max / 1000}; 0 means no pacing and no ceiling.`,
       validation: [
         {
-          condition: integerInRange('maximum_event_age_s', 60, 21600),
-          errorMessage: 'maximum_event_age_s must be an integer between 60 and 21600.',
+          condition: integerInRange('model_call_min_seconds', IntegerSettings.MIN_MODEL_CALL_MS.min / 1000, IntegerSettings.MIN_MODEL_CALL_MS.max / 1000),
+          errorMessage: `model_call_min_seconds must be an integer between ${IntegerSettings.MIN_MODEL_CALL_MS.min / 1000} and ${IntegerSettings.MIN_MODEL_CALL_MS.max / 1000}.`,
+        },
+      ],
+    }),
+    modelCallsAlarmPerHour: variable('model_calls_alarm_per_hour', {
+      type: 'number',
+      default: DEFAULT_CEILING_CALLS_PER_HOUR,
+      description: `Model calls in one hour (metric ModelCalls, which generate publishes) above which the <name_prefix>-model-calls-per-hour alarm fires, an integer of at least 1. The default is the ceiling for the default settings (${MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT} in flight, ${IntegerSettings.MIN_MODEL_CALL_MS.default / 1000} s per call); set it lower to hear about heavy use before the ceiling.`,
+      validation: [
+        {
+          condition: '${var.model_calls_alarm_per_hour >= 1 && floor(var.model_calls_alarm_per_hour) == var.model_calls_alarm_per_hour}',
+          errorMessage: 'model_calls_alarm_per_hour must be an integer of at least 1.',
+        },
+      ],
+    }),
+    queueAgeAlarmS: variable('queue_age_alarm_s', {
+      type: 'number',
+      default: 86_400,
+      description: `Age in seconds of the oldest message in a stage's queue (prepare's or generate's) above which that queue's alarm fires: a backlog not draining, an integer from 60 to ${Queueing.RETENTION_S} (the queues keep messages 14 days).`,
+      validation: [
+        {
+          condition: integerInRange('queue_age_alarm_s', 60, Queueing.RETENTION_S),
+          errorMessage: `queue_age_alarm_s must be an integer between 60 and ${Queueing.RETENTION_S}.`,
+        },
+      ],
+    }),
+    monthlyBudgetUsd: variable('monthly_budget_usd', {
+      type: 'number',
+      default: 0,
+      description:
+        'A monthly AWS Budget on the account\'s cost, in US dollars, that e-mails alarm_email at 80 % and 100 % of it (actual cost). 0 means no budget; it is created only when alarm_email is set too.',
+      validation: [
+        {
+          condition: '${var.monthly_budget_usd >= 0}',
+          errorMessage: 'monthly_budget_usd must be 0 (no budget) or a positive amount of US dollars.',
         },
       ],
     }),
@@ -310,7 +366,7 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
       type: 'string',
       default: '',
       description:
-        'E-mail address told (through an SNS topic) when events land in the dead-letter queue. AWS sends a confirmation message first, which must be accepted. Empty means no topic and no e-mail; the CloudWatch alarm exists either way.',
+        'E-mail address told (through an SNS topic) when an alarm fires: messages in the dead-letter queue, a stage\'s queue not draining, model calls per hour over model_calls_alarm_per_hour; also the monthly budget\'s address. AWS sends a confirmation message first, which must be accepted. Empty means no topic, no e-mail and no budget; the CloudWatch alarms exist either way.',
       validation: [
         {
           condition: '${var.alarm_email == "" || can(regex("^[^@ ]+@[^@ ]+[.][^@ ]+$", var.alarm_email))}',

@@ -19,7 +19,7 @@ export interface DeadLetterQueueProps {
    */
   readonly alarmEmail?: string;
   /**
-   * @default 1209600 (14 days, the SQS maximum: time to look at and replay failed events)
+   * @default 1209600 (14 days, the SQS maximum: time to look at and redrive failed messages)
    */
   readonly messageRetentionSeconds?: number;
   /**
@@ -34,16 +34,18 @@ export interface DeadLetterQueueProps {
 export const TOPIC_KEY_STATEMENT_SIDS = { account: 'AccountIamPoliciesGrantUse', cloudwatch: 'CloudWatchAlarmsPublish' } as const;
 
 /**
- * Where Lambda puts the events it gave up on, and an alarm as soon as one is
- * there. The queue is encrypted with SQS-managed keys, which Lambda can send to
- * without any key policy. With an e-mail address, the alarm publishes to an SNS
- * topic encrypted with a key of its own. The construct id becomes the logical id
+ * Where SQS moves a stage queue's message after its last receive (redrive), and
+ * an alarm as soon as one is there. The queue is encrypted with SQS-managed keys
+ * like the stage queues. With an e-mail address, the alarm publishes to an SNS
+ * topic encrypted with a key of its own, which the stack's other alarms use too. The construct id becomes the logical id
  * of the queue, the alarm, and (when an e-mail address is set) the key, topic
  * and subscription.
  */
 export class DeadLetterQueue extends Construct {
   readonly queue: SqsQueue;
   readonly alarm: CloudwatchMetricAlarm;
+  /** The alarm topic's ARN, or none without an e-mail address: the actions of every alarm of the stack. */
+  readonly topicArns: string[];
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
@@ -108,6 +110,7 @@ export class DeadLetterQueue extends Construct {
     });
     topic.overrideLogicalId(id);
     const topicArns = Token.asList(`\${${topic.terraformResourceType}.${id}[*].arn}`);
+    this.topicArns = topicArns;
 
     // Email subscriptions stay pending until the recipient confirms them.
     new SnsTopicSubscription(this, 'subscription', {
@@ -119,7 +122,7 @@ export class DeadLetterQueue extends Construct {
 
     this.alarm = new CloudwatchMetricAlarm(this, 'alarm', {
       alarmName: `${props.queueName}-not-empty`,
-      alarmDescription: `Events that Lambda gave up on are waiting in the ${props.queueName} queue. Each message holds the S3 event and the last error.`,
+      alarmDescription: `Messages received the most times allowed are waiting in the ${props.queueName} queue: each holds the S3 event notification of an upload (or job file) that failed every receive, and the upload's folder holds error.json. Redrive them after a fix: aws sqs start-message-move-task --source-arn <this queue's ARN>.`,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
       dimensions: { QueueName: this.queue.name },

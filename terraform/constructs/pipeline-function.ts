@@ -3,7 +3,6 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy/index.js';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
-import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config/index.js';
 import { AssetType, Fn, Op, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { directoryHash } from '../content-hash.js';
@@ -68,19 +67,6 @@ export interface PipelineFunctionProps {
    */
   readonly logRetentionDays?: number;
   /**
-   * Concurrent executions reserved for the function, which also caps it (a number
-   * or a `var.*` token); -1 reserves none.
-   * @default -1
-   */
-  readonly reservedConcurrentExecutions?: number;
-  /**
-   * How Lambda handles the function's asynchronous invocations (S3 notifications
-   * are asynchronous). The role is granted `sqs:SendMessage` on the destination,
-   * because Lambda sends failed events with the function's execution role.
-   * @default - Lambda's defaults: 2 retries, 6 hours, failed events dropped
-   */
-  readonly asyncInvoke?: AsyncInvokeProps;
-  /**
    * A KMS key the buckets the function uses are encrypted with, or a `var.*`
    * token that may be empty. When non-empty (decided by Terraform), the role may
    * `kms:Decrypt` and `kms:GenerateDataKey` with it, only through S3 and only
@@ -88,15 +74,6 @@ export interface PipelineFunctionProps {
    * @default - no KMS permissions
    */
   readonly bucketKey?: BucketKeyProps;
-}
-
-export interface AsyncInvokeProps {
-  /** Retries after a failed attempt, 0 to 2 (a number or a `var.*` token). */
-  readonly maximumRetryAttempts: number;
-  /** Seconds an event may wait before it is given up, 60 to 21600 (a number or a `var.*` token). */
-  readonly maximumEventAgeInSeconds: number;
-  /** ARN of the SQS queue that receives events given up on. */
-  readonly onFailureDestinationArn: string;
 }
 
 export interface BucketKeyProps {
@@ -116,8 +93,6 @@ export interface BucketKeyProps {
 
 /** Statement id of the role's KMS statement, present only when a key is configured. */
 export const KMS_STATEMENT_SID = 'UseBucketKeyThroughS3';
-/** Statement id of the role's dead-letter statement, present when failed events have a destination. */
-export const DEAD_LETTER_STATEMENT_SID = 'SendFailedEvents';
 
 /**
  * A Lambda function with its own role, inline policy and log group.
@@ -131,8 +106,8 @@ export class PipelineFunction extends Construct {
   readonly function: LambdaFunction;
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
-  /** Present when `asyncInvoke` was given. */
-  readonly invokeConfig?: LambdaFunctionEventInvokeConfig;
+  /** The role's inline policy: whatever the function's event source needs the role for waits for it. */
+  readonly rolePolicy: IamRolePolicy;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
@@ -140,7 +115,6 @@ export class PipelineFunction extends Construct {
     const architecture = props.architecture ?? 'arm64';
     const handler = props.handler ?? 'index.handler';
     const logRetentionDays = props.logRetentionDays ?? 30;
-    const reservedConcurrentExecutions = props.reservedConcurrentExecutions ?? -1;
 
     this.logGroup = new CloudwatchLogGroup(this, 'log-group', {
       name: `/aws/lambda/${props.functionName}`,
@@ -168,9 +142,6 @@ export class PipelineFunction extends Construct {
 
     const grants: readonly Grant[] = [
       ...props.grants,
-      ...(props.asyncInvoke
-        ? [{ sid: DEAD_LETTER_STATEMENT_SID, actions: ['sqs:SendMessage'], resources: [props.asyncInvoke.onFailureDestinationArn] }]
-        : []),
       // Lambda creates the group itself only when the role may; here it exists already.
       { sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${this.logGroup.arn}:*`] },
     ];
@@ -209,11 +180,11 @@ export class PipelineFunction extends Construct {
       });
     }
 
-    const rolePolicy = new IamRolePolicy(this, 'role-policy', {
+    const rolePolicy = (this.rolePolicy = new IamRolePolicy(this, 'role-policy', {
       name: 'pipeline',
       role: this.role.id,
       policy: permissions.json,
-    });
+    }));
     rolePolicy.overrideLogicalId(id);
 
     // Our own hash of names and contents (cdktf's default hashes contents only), so that
@@ -231,7 +202,9 @@ export class PipelineFunction extends Construct {
       sourceCodeHash: code.assetHash,
       memorySize: props.memorySize,
       timeout: props.timeout,
-      reservedConcurrentExecutions,
+      // No reservation (and none left from an earlier deploy): the event source mapping's
+      // maximum_concurrency caps the function without taking from the account's concurrency.
+      reservedConcurrentExecutions: -1,
       layers: props.layers ? [...props.layers] : undefined,
       environment: { variables: { ...props.environment } },
       // Without the group, Lambda would create one without retention; without the
@@ -239,18 +212,5 @@ export class PipelineFunction extends Construct {
       dependsOn: [this.logGroup, rolePolicy],
     });
     this.function.overrideLogicalId(id);
-
-    if (props.asyncInvoke) {
-      const invokeConfig = new LambdaFunctionEventInvokeConfig(this, 'async-invoke', {
-        functionName: this.function.functionName,
-        maximumRetryAttempts: props.asyncInvoke.maximumRetryAttempts,
-        maximumEventAgeInSeconds: props.asyncInvoke.maximumEventAgeInSeconds,
-        destinationConfig: { onFailure: { destination: props.asyncInvoke.onFailureDestinationArn } },
-        // Lambda checks that the role may send to the destination when the config is saved.
-        dependsOn: [rolePolicy],
-      });
-      invokeConfig.overrideLogicalId(id);
-      this.invokeConfig = invokeConfig;
-    }
   }
 }

@@ -6,7 +6,8 @@ import { REAL_STACK_DIR } from './helpers.js';
 
 // `npm run rehearse` as a test: apply the synthesized stack to moto_server, check it
 // through the AWS SDK, destroy it, check nothing is left (see scripts/rehearse.ts).
-// About 80 s, most of it the provider waiting on the buckets' lifecycle configurations.
+// About two minutes, most of it the provider waiting on the buckets' lifecycle configurations
+// and on the queues' attributes.
 
 describe('rehearsal against moto_server (apply, check, destroy)', function () {
   this.timeout(240_000);
@@ -33,12 +34,22 @@ describe('rehearsal against moto_server (apply, check, destroy)', function () {
       'output versions replaced or deleted expire after 30 days; unfinished uploads after 1',
       'prepare may write only under jobs/ in the staging bucket',
       'generate reads jobs/, keeps claims/ and outcomes/, lists the staging bucket, and writes, replaces and lists results',
+      'prepare may consume its own queue only, and send to no queue',
+      'generate may consume its own queue only, and send to no queue',
+      'an alarm per stage queue fires when its oldest message is older than a day',
     ]);
+    expect(report.checks.filter((check) => / reads its queue in batches of \d+, reporting partial failures, at most \d+ at once$/.test(check))).to.have.lengthOf(2);
+    expect(report.checks.filter((check) => /^the spend-ceiling outputs equal spendCeiling\(\) for /.test(check))).to.have.lengthOf(1);
+  });
+
+  it('says what moto cannot do and was left out', () => {
+    expect(report.skipped).to.have.lengthOf(3);
+    for (const skipped of report.skipped) expect(lines.join('\n')).to.include(`skipped (moto cannot): ${skipped}`);
   });
 
   it('destroys everything it applied and leaves nothing behind', () => {
     expect(report.resourcesDestroyed).to.equal(report.resourcesApplied);
-    for (const check of ['no bucket is left', 'no function or layer is left', 'no queue is left', 'no alarm is left']) {
+    for (const check of ['no bucket is left', 'no function or layer is left', 'no event source mapping is left', 'no queue is left', 'no alarm is left']) {
       expect(report.checks).to.include(check);
     }
   });

@@ -27,6 +27,9 @@ import {
 
 type Resources = Record<string, Record<string, unknown>>;
 
+/** Attributes named like a policy that are not IAM policies: SQS's redrive settings (JSON of their own). */
+const NOT_IAM_POLICIES = new Set(['redrive_policy', 'redrive_allow_policy']);
+
 /** A wildcard is acceptable only in an object path below a named bucket or as the log-stream part of a named log group. */
 const SCOPED_WILDCARD = [/^\$\{aws_s3_bucket\.\w+\.arn\}\/[^*]*\*/, /^\$\{aws_cloudwatch_log_group\.\w+\.arn\}:\*$/];
 
@@ -36,9 +39,11 @@ const canonical = (value: unknown): string =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
   );
 
-/** The one Deny the stack may contain: refusing plain HTTP. Denying `s3:*` is the point of it. */
+/** The one Deny the stack may contain: refusing plain HTTP. Denying `s3:*` (or `sqs:*` on a queue) is the point of it. */
 const isTlsOnlyDeny = (statement: Statement): boolean =>
   statement.effect === 'Deny' &&
+  statement.actions.length === 1 &&
+  ['s3:*', 'sqs:*'].includes(statement.actions[0]!) &&
   canonical(statement.principals) === canonical([{ type: '*', identifiers: ['*'] }]) &&
   canonical(statement.condition) === canonical([{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }]);
 
@@ -86,7 +91,7 @@ for (const synth of SYNTH_CONFIGS) {
         for (const [type, byId] of Object.entries(stack.resource)) {
           for (const [id, config] of Object.entries(byId)) {
             for (const [attribute, value] of Object.entries(config)) {
-              if (/(^|_)policy$/.test(attribute) && typeof value === 'string') {
+              if (/(^|_)policy$/.test(attribute) && !NOT_IAM_POLICIES.has(attribute) && typeof value === 'string') {
                 expect(policyDocumentId(value), `${type}.${id}.${attribute}`).to.be.a('string');
               }
             }
@@ -135,30 +140,66 @@ for (const synth of SYNTH_CONFIGS) {
         expect(checked).to.be.above(10);
       });
 
-      it('principals: only the Lambda service may assume roles; the only Deny is the TLS-only bucket policy', () => {
+      it('principals: only the Lambda service may assume roles, S3 only send to a queue for one bucket of this account; the only Deny is TLS-only', () => {
+        let s3Grants = 0;
         for (const [id, doc] of Object.entries(documents())) {
           if (keyPolicyIds().includes(id)) continue;
           for (const { statement } of allStatements(doc)) {
             if (statement.effect === 'Deny') {
               expect(isTlsOnlyDeny(statement), `${id} ${statement.sid}`).to.equal(true);
+            } else if (canonical(statement.principals) === canonical([{ type: 'Service', identifiers: ['s3.amazonaws.com'] }])) {
+              // A queue policy: S3 may send notifications, only for a named bucket of this account (confused deputy).
+              s3Grants += 1;
+              expect(statement.actions, id).to.deep.equal(['sqs:SendMessage']);
+              expect(statement.resources, id).to.have.lengthOf(1);
+              expect(statement.resources![0], id).to.match(/^\$\{aws_sqs_queue\.\w+\.arn\}$/);
+              const conditions = Object.fromEntries((statement.condition ?? []).map((c) => [c.variable, c]));
+              expect(conditions['aws:SourceArn']?.test, id).to.equal('ArnEquals');
+              expect(conditions['aws:SourceArn']?.values, id).to.have.lengthOf(1);
+              expect(conditions['aws:SourceArn']?.values[0], id).to.match(/^\$\{aws_s3_bucket\.\w+\.arn\}$/);
+              expect(conditions['aws:SourceAccount'], id).to.deep.equal({
+                test: 'StringEquals',
+                variable: 'aws:SourceAccount',
+                values: ['${data.aws_caller_identity.current.account_id}'],
+              });
             } else if (statement.principals) {
               expect(statement.principals, id).to.deep.equal([{ type: 'Service', identifiers: ['lambda.amazonaws.com'] }]);
               expect(statement.actions, id).to.deep.equal(['sts:AssumeRole']);
             }
           }
         }
+        expect(s3Grants, 'one per stage queue').to.equal(2);
+      });
+
+      it('every queue is encrypted (SSE-SQS) and every queue S3 sends to refuses requests without TLS', () => {
+        const queues = resources('aws_sqs_queue');
+        expect(Object.keys(queues)).to.have.members(['prepare_queue', 'generate_queue', 'dead_letters']);
+        for (const [id, queue] of Object.entries(queues)) {
+          expect(queue, id).to.include({ sqs_managed_sse_enabled: true });
+        }
+        for (const [id, policy] of Object.entries(resources('aws_sqs_queue_policy'))) {
+          const statements = allStatements(documentOf(policy.policy)).map(({ statement }) => statement);
+          expect(statements.filter(isTlsOnlyDeny).map((s) => s.resources), id).to.deep.equal([[`\${aws_sqs_queue.${id}.arn}`]]);
+        }
+        for (const notification of Object.values(resources('aws_s3_bucket_notification'))) {
+          for (const target of notification.queue as { queue_arn: string }[]) {
+            const queue = /^\$\{aws_sqs_queue\.(\w+)\.arn\}$/.exec(target.queue_arn)?.[1];
+            expect(resources('aws_sqs_queue_policy')[queue!], `policy of ${queue}`).to.not.equal(undefined);
+          }
+        }
       });
 
       it('gives each role exactly the statements listed for it', () => {
         expect(roleStatements('prepare').map((s) => s.sid)).to.have.members([
+          'ConsumeOwnQueue',
           'ReadUploads',
           'TellDeletedUploads',
           'WriteJobs',
-          'SendFailedEvents',
           'WriteOwnLogs',
           'UseBucketKeyThroughS3',
         ]);
         expect(roleStatements('generate').map((s) => s.sid)).to.have.members([
+          'ConsumeOwnQueue',
           'ReadJobs',
           'ClaimRequests',
           'RecordOutcomes',
@@ -168,7 +209,6 @@ for (const synth of SYNTH_CONFIGS) {
           'ListResults',
           'InvokeModel',
           ...(findModel(synth.modelId)?.inferenceProfile ? ['InvokeModelThroughProfile'] : []),
-          'SendFailedEvents',
           'WriteOwnLogs',
           'UseBucketKeyThroughS3',
         ]);
@@ -272,8 +312,8 @@ for (const synth of SYNTH_CONFIGS) {
       });
 
       it('no key generate writes can fire the staging trigger, and every job file does', () => {
-        const notification = resources('aws_s3_bucket_notification').staging as { lambda_function: { filter_prefix: string; filter_suffix: string }[] };
-        const [{ filter_prefix: prefix, filter_suffix: suffix }] = notification.lambda_function as [{ filter_prefix: string; filter_suffix: string }];
+        const notification = resources('aws_s3_bucket_notification').staging as { queue: { filter_prefix: string; filter_suffix: string }[] };
+        const [{ filter_prefix: prefix, filter_suffix: suffix }] = notification.queue as [{ filter_prefix: string; filter_suffix: string }];
         expect({ prefix, suffix }).to.deep.equal(JOB_TRIGGER);
         for (const key of records) {
           expect(key.startsWith(prefix) && key.endsWith(suffix), key).to.equal(false);
@@ -282,13 +322,19 @@ for (const synth of SYNTH_CONFIGS) {
         expect(staged.job.endsWith(`/${Staging.JOB_FILE}`)).to.equal(true);
       });
 
-      it('both: send failed events to exactly the queue their async-invoke config names, and log only to their own group', () => {
+      it('both: consume exactly the queue their event source mapping reads, send to no queue, and log only to their own group', () => {
+        const mappings = resources('aws_lambda_event_source_mapping');
         for (const role of ['prepare', 'generate']) {
-          const invokeConfig = resources('aws_lambda_function_event_invoke_config')[role] as { destination_config: { on_failure: { destination: string } } };
-          expect(roleStatement(role, 'SendFailedEvents')).to.deep.include({
-            actions: ['sqs:SendMessage'],
-            resources: [invokeConfig.destination_config.on_failure.destination],
+          const mapping = Object.values(mappings).filter((m) => m.function_name === `\${aws_lambda_function.${role}.arn}`);
+          expect(mapping, role).to.have.lengthOf(1);
+          expect(roleStatement(role, 'ConsumeOwnQueue')).to.deep.include({
+            actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+            resources: [mapping[0]!.event_source_arn],
           });
+          // Every SQS action of the role is on that one queue; SQS itself moves messages to the dead-letter queue.
+          const sqs = roleStatements(role).filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
+          expect(sqs.flatMap((s) => s.resources), role).to.deep.equal([mapping[0]!.event_source_arn]);
+          expect(sqs.flatMap((s) => s.actions), role).to.not.include('sqs:SendMessage');
           expect(roleStatement(role, 'WriteOwnLogs').resources).to.deep.equal([`\${aws_cloudwatch_log_group.${role}.arn}:*`]);
         }
       });
@@ -401,24 +447,28 @@ for (const synth of SYNTH_CONFIGS) {
     });
 
     describe('ordering', () => {
-      it('every notification waits for the permission that lets its bucket invoke each target', () => {
+      it('every notification goes to a queue and waits for the policy that lets its bucket send there; no function is invoked by S3 directly', () => {
         const notifications = Object.entries(resources('aws_s3_bucket_notification'));
         expect(notifications).to.not.be.empty;
         for (const [id, notification] of notifications) {
           const bucket = /^\$\{aws_s3_bucket\.(\w+)\.id\}$/.exec(String(notification.bucket))?.[1];
           expect(bucket, id).to.be.a('string');
-          for (const target of notification.lambda_function as { lambda_function_arn: string }[]) {
-            const fn = /^\$\{aws_lambda_function\.(\w+)\.arn\}$/.exec(target.lambda_function_arn)?.[1];
-            const permissions = Object.entries(resources('aws_lambda_permission')).filter(
-              ([, permission]) =>
-                permission.function_name === `\${aws_lambda_function.${fn}.function_name}` &&
-                permission.principal === 's3.amazonaws.com' &&
-                permission.source_arn === `\${aws_s3_bucket.${bucket}.arn}` &&
-                permission.action === 'lambda:InvokeFunction',
-            );
-            expect(permissions, `${id} → ${fn}`).to.have.lengthOf(1);
-            expect(notification.depends_on, id).to.include(`aws_lambda_permission.${permissions[0]![0]}`);
+          expect(notification, id).to.not.have.any.keys('lambda_function', 'topic');
+          for (const target of notification.queue as { queue_arn: string }[]) {
+            const queue = /^\$\{aws_sqs_queue\.(\w+)\.arn\}$/.exec(target.queue_arn)?.[1];
+            const statements = allStatements(documentOf(resources('aws_sqs_queue_policy')[queue!]?.policy)).map(({ statement }) => statement);
+            const sourceArns = statements.flatMap((s) => (s.condition ?? []).filter((c) => c.variable === 'aws:SourceArn').flatMap((c) => c.values));
+            expect(sourceArns, `${id} → ${queue}`).to.deep.equal([`\${aws_s3_bucket.${bucket}.arn}`]);
+            expect(notification.depends_on, id).to.include(`aws_sqs_queue_policy.${queue}`);
           }
+        }
+        expect(stack.resource).to.not.have.any.keys('aws_lambda_permission', 'aws_lambda_function_event_invoke_config');
+      });
+
+      it('every event source mapping waits for the role policy that lets its function read the queue', () => {
+        for (const [id, mapping] of Object.entries(resources('aws_lambda_event_source_mapping'))) {
+          const fn = /^\$\{aws_lambda_function\.(\w+)\.arn\}$/.exec(String(mapping.function_name))?.[1];
+          expect(mapping.depends_on, id).to.deep.equal([`aws_iam_role_policy.${fn}`]);
         }
       });
 

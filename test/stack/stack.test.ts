@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JOB_TRIGGER, Staging } from '../../functions/core/layout.js';
 import { invokeResourceArns } from '../../functions/core/models/catalogue.js';
+import { Env, IntegerSettings, Queueing } from '../../functions/core/settings.js';
 import { stackJsonPath } from '../../terraform/app.js';
 import type { SynthConfig } from '../../terraform/synth-config.js';
 import { DEFAULT_SYNTH, type PolicyDocument, type StackJson, type Statement, synthesize, writeStubDist } from './helpers.js';
@@ -73,7 +74,6 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         aws_s3_bucket: ['input', 'staging', 'output'],
         aws_lambda_function: ['prepare', 'generate'],
         aws_s3_bucket_notification: ['input', 'staging'],
-        aws_lambda_permission: ['input', 'staging'],
         aws_lambda_layer_version: ['sharp'],
         aws_cloudwatch_log_group: ['prepare', 'generate'],
         aws_iam_role: ['prepare', 'generate'],
@@ -84,9 +84,12 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         aws_s3_bucket_policy: ['input', 'staging', 'output'],
         aws_s3_bucket_lifecycle_configuration: ['staging', 'output'],
         aws_s3_bucket_versioning: ['output'],
-        aws_lambda_function_event_invoke_config: ['prepare', 'generate'],
-        aws_sqs_queue: ['dead_letters'],
-        aws_cloudwatch_metric_alarm: ['dead_letters'],
+        aws_sqs_queue: ['prepare_queue', 'generate_queue', 'dead_letters'],
+        aws_sqs_queue_policy: ['prepare_queue', 'generate_queue'],
+        aws_sqs_queue_redrive_allow_policy: ['dead_letters'],
+        aws_lambda_event_source_mapping: ['prepare_queue', 'generate_queue'],
+        aws_cloudwatch_metric_alarm: ['dead_letters', 'prepare_queue', 'generate_queue', 'model_calls'],
+        aws_budgets_budget: ['monthly'],
         aws_sns_topic: ['dead_letters'],
         aws_sns_topic_subscription: ['dead_letters'],
         aws_kms_key: ['dead_letters'],
@@ -121,21 +124,22 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         expect(logGroup.retention_in_days).to.equal('${var.log_retention_days}');
       });
 
-      it(`${id} retries async events a bounded number of times, then sends them to the dead-letter queue`, () => {
-        expect(resource('aws_lambda_function_event_invoke_config', id)).to.deep.include({
-          function_name: `\${aws_lambda_function.${id}.function_name}`,
-          maximum_retry_attempts: '${var.maximum_retry_attempts}',
-          maximum_event_age_in_seconds: '${var.maximum_event_age_s}',
-          destination_config: { on_failure: { destination: '${aws_sqs_queue.dead_letters.arn}' } },
-          // Lambda checks on save that the role may send to the destination.
+      it(`${id} is fed by its queue: batches, partial batch failures, and a maximum concurrency instead of a reservation`, () => {
+        expect(resource('aws_lambda_event_source_mapping', `${id}_queue`)).to.deep.include({
+          event_source_arn: `\${aws_sqs_queue.${id}_queue.arn}`,
+          function_name: `\${aws_lambda_function.${id}.arn}`,
+          batch_size: id === 'prepare' ? Queueing.PREPARE_BATCH_SIZE : Queueing.GENERATE_BATCH_SIZE,
+          function_response_types: ['ReportBatchItemFailures'],
+          scaling_config: { maximum_concurrency: id === 'prepare' ? '${var.prepare_max_concurrency}' : '${var.max_model_calls_in_flight}' },
+          // Lambda checks on create that the role may read the queue.
           depends_on: [`aws_iam_role_policy.${id}`],
         });
+        expect(fn(id).reserved_concurrent_executions).to.equal(-1);
       });
     }
 
-    it('reserves (and caps) generate\'s concurrency through a variable, and leaves prepare unreserved', () => {
-      expect(fn('generate').reserved_concurrent_executions).to.equal('${var.generate_reserved_concurrency}');
-      expect(fn('prepare').reserved_concurrent_executions).to.equal(-1);
+    it('generate takes one job per execution, so its maximum concurrency is the cap on model calls in flight', () => {
+      expect(Queueing.GENERATE_BATCH_SIZE).to.equal(1);
     });
 
     it('gives prepare the sharp layer and generate none', () => {
@@ -162,10 +166,13 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         DEFAULT_CONTROL_STRENGTH: '${var.default_control_strength}',
         DEFAULT_COUNT: '${var.default_count}',
         DEFAULT_QUALITY: '${var.default_quality}',
-        MAX_INPUT_BYTES: '52428800',
-        MAX_INPUT_PIXELS: '60000000',
+        MAX_INPUT_BYTES: String(IntegerSettings.MAX_INPUT_BYTES.default),
+        MAX_INPUT_PIXELS: String(IntegerSettings.MAX_INPUT_PIXELS.default),
+        MAX_RECEIVE_COUNT: '${var.max_receive_count}',
         NODE_OPTIONS: '--enable-source-maps',
       });
+      expect(IntegerSettings.MAX_INPUT_BYTES.default).to.equal(52_428_800);
+      expect(IntegerSettings.MAX_INPUT_PIXELS.default).to.equal(60_000_000);
     });
 
     it('passes generate exactly its environment contract, with the request deadline 30 s inside the timeout', () => {
@@ -173,49 +180,115 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         OUTPUT_BUCKET: '${aws_s3_bucket.output.bucket}',
         MODEL_ID: '${var.model_id}',
         REQUEST_TIMEOUT_MS: '${(var.generate_timeout_s - 30) * 1000}',
+        MAX_RECEIVE_COUNT: '${var.max_receive_count}',
+        MIN_MODEL_CALL_MS: '${var.model_call_min_seconds * 1000}',
         NODE_OPTIONS: '--enable-source-maps',
       });
     });
+
+    it('sets only environment variables the functions read (settings.ts), besides NODE_OPTIONS', () => {
+      for (const id of ['prepare', 'generate'] as const) {
+        for (const name of Object.keys(fn(id).environment.variables)) {
+          if (name !== 'NODE_OPTIONS') expect(Object.values(Env), `${id} ${name}`).to.include(name);
+        }
+      }
+    });
   });
 
-  describe('notifications', () => {
-    it('invokes prepare for every object created in the input bucket, once the permission exists', () => {
+  describe('queues between the stages', () => {
+    for (const [bucket, id, timeout] of [['input', 'prepare', 'prepare_timeout_s'], ['staging', 'generate', 'generate_timeout_s']] as const) {
+      const queue = `${id}_queue`;
+
+      it(`keeps ${id}'s messages 14 days, SSE-SQS, invisible for 6× the function's timeout, dead-lettered after max_receive_count receives`, () => {
+        const config = resource<Record<string, unknown>>('aws_sqs_queue', queue);
+        expect(config).to.include({
+          name: `\${var.name_prefix}-${id}`,
+          message_retention_seconds: Queueing.RETENTION_S,
+          sqs_managed_sse_enabled: true,
+          visibility_timeout_seconds: `\${(var.${timeout} * ${Queueing.VISIBILITY_TIMEOUT_PER_FUNCTION_TIMEOUT})}`,
+        });
+        expect(config).to.not.have.any.keys('kms_master_key_id');
+        expect(config.redrive_policy).to.equal('{"deadLetterTargetArn":"${aws_sqs_queue.dead_letters.arn}","maxReceiveCount":${var.max_receive_count}}');
+        // What Terraform will send, with the expressions evaluated.
+        expect(JSON.parse(String(config.redrive_policy).replace('${var.max_receive_count}', '5'))).to.deep.equal({
+          deadLetterTargetArn: '${aws_sqs_queue.dead_letters.arn}',
+          maxReceiveCount: 5,
+        });
+      });
+
+      it(`lets only the ${bucket} bucket of this account send to ${queue}, and only over TLS`, () => {
+        const policy = resource<{ queue_url: string; policy: string }>('aws_sqs_queue_policy', queue);
+        expect(policy.queue_url).to.equal(`\${aws_sqs_queue.${queue}.url}`);
+        expect(statementsOf(policy.policy)).to.deep.equal([
+          {
+            sid: 'BucketSendsNotifications',
+            effect: 'Allow',
+            principals: [{ type: 'Service', identifiers: ['s3.amazonaws.com'] }],
+            actions: ['sqs:SendMessage'],
+            resources: [`\${aws_sqs_queue.${queue}.arn}`],
+            condition: [
+              { test: 'ArnEquals', variable: 'aws:SourceArn', values: [`\${aws_s3_bucket.${bucket}.arn}`] },
+              { test: 'StringEquals', variable: 'aws:SourceAccount', values: [ACCOUNT_ID] },
+            ],
+          },
+          {
+            sid: 'DenyInsecureTransport',
+            effect: 'Deny',
+            principals: [{ type: '*', identifiers: ['*'] }],
+            actions: ['sqs:*'],
+            resources: [`\${aws_sqs_queue.${queue}.arn}`],
+            condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+          },
+        ]);
+      });
+
+      it(`alarms when the oldest message in ${queue} is older than queue_age_alarm_s`, () => {
+        expect(resource('aws_cloudwatch_metric_alarm', queue)).to.deep.include({
+          alarm_name: `\${var.name_prefix}-${id}-oldest-message`,
+          namespace: 'AWS/SQS',
+          metric_name: 'ApproximateAgeOfOldestMessage',
+          dimensions: { QueueName: `\${aws_sqs_queue.${queue}.name}` },
+          statistic: 'Maximum',
+          threshold: '${var.queue_age_alarm_s}',
+          comparison_operator: 'GreaterThanThreshold',
+          treat_missing_data: 'notBreaching',
+          alarm_actions: '${aws_sns_topic.dead_letters[*].arn}',
+        });
+      });
+    }
+
+    it('sends every object created in the input bucket to prepare\'s queue, once the queue policy exists', () => {
       const notification = resource<Record<string, unknown>>('aws_s3_bucket_notification', 'input');
       expect(notification.bucket).to.equal('${aws_s3_bucket.input.id}');
-      expect(notification.lambda_function).to.deep.equal([
-        { events: ['s3:ObjectCreated:*'], lambda_function_arn: '${aws_lambda_function.prepare.arn}' },
-      ]);
-      expect(notification.depends_on).to.deep.equal(['aws_lambda_permission.input']);
+      expect(notification.queue).to.deep.equal([{ events: ['s3:ObjectCreated:*'], queue_arn: '${aws_sqs_queue.prepare_queue.arn}' }]);
+      expect(notification).to.not.have.any.keys('lambda_function');
+      expect(notification.depends_on).to.deep.equal(['aws_sqs_queue_policy.prepare_queue']);
     });
 
-    it('invokes generate only for jobs/…/job.json in the staging bucket, once the permission exists', () => {
+    it('sends only jobs/…/job.json of the staging bucket to generate\'s queue, once the queue policy exists', () => {
       const notification = resource<Record<string, unknown>>('aws_s3_bucket_notification', 'staging');
       expect(notification.bucket).to.equal('${aws_s3_bucket.staging.id}');
       // The layout module's trigger, and what it means today.
       expect(JOB_TRIGGER).to.deep.equal({ prefix: 'jobs/', suffix: '/job.json' });
-      expect(notification.lambda_function).to.deep.equal([
+      expect(notification.queue).to.deep.equal([
         {
           events: ['s3:ObjectCreated:*'],
           filter_prefix: JOB_TRIGGER.prefix,
           filter_suffix: JOB_TRIGGER.suffix,
-          lambda_function_arn: '${aws_lambda_function.generate.arn}',
+          queue_arn: '${aws_sqs_queue.generate_queue.arn}',
         },
       ]);
-      expect(notification.depends_on).to.deep.equal(['aws_lambda_permission.staging']);
+      expect(notification.depends_on).to.deep.equal(['aws_sqs_queue_policy.generate_queue']);
     });
 
-    for (const [bucket, target] of [['input', 'prepare'], ['staging', 'generate']] as const) {
-      it(`lets only the ${bucket} bucket of this account invoke ${target}`, () => {
-        const permission = resource<Record<string, unknown>>('aws_lambda_permission', bucket);
-        expect(permission).to.include({
-          action: 'lambda:InvokeFunction',
-          function_name: `\${aws_lambda_function.${target}.function_name}`,
-          principal: 's3.amazonaws.com',
-          source_arn: `\${aws_s3_bucket.${bucket}.arn}`,
-          source_account: ACCOUNT_ID,
-        });
+    it('lets only the two stage queues dead-letter into (and be redriven from) the dead-letter queue', () => {
+      const allow = resource<{ queue_url: string; redrive_allow_policy: string }>('aws_sqs_queue_redrive_allow_policy', 'dead_letters');
+      expect(allow.queue_url).to.equal('${aws_sqs_queue.dead_letters.url}');
+      expect(JSON.parse(allow.redrive_allow_policy)).to.deep.equal({
+        redrivePermission: 'byQueue',
+        sourceQueueArns: ['${aws_sqs_queue.prepare_queue.arn}', '${aws_sqs_queue.generate_queue.arn}'],
       });
-    }
+    });
 
     it('never lets a function trigger itself: prepare cannot write uploads, generate can write no job file', () => {
       const writes = (id: 'prepare' | 'generate'): string[] =>
@@ -315,12 +388,14 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
   });
 
   describe('dead letters', () => {
-    it('keeps failed events 14 days in an SQS-encrypted queue', () => {
-      expect(resource('aws_sqs_queue', 'dead_letters')).to.include({
+    it('keeps failed messages 14 days in an SQS-encrypted queue, which redrives nowhere itself', () => {
+      const queue = resource<Record<string, unknown>>('aws_sqs_queue', 'dead_letters');
+      expect(queue).to.include({
         name: '${var.name_prefix}-dead-letters',
-        message_retention_seconds: 1209600,
+        message_retention_seconds: Queueing.RETENTION_S,
         sqs_managed_sse_enabled: true,
       });
+      expect(queue).to.not.have.any.keys('redrive_policy');
     });
 
     it('alarms as soon as one message is visible in the queue', () => {
@@ -369,6 +444,60 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
     });
   });
 
+  describe('spend ceiling', () => {
+    it('alarms when model calls in an hour pass model_calls_alarm_per_hour', () => {
+      expect(resource('aws_cloudwatch_metric_alarm', 'model_calls')).to.deep.include({
+        alarm_name: '${var.name_prefix}-model-calls-per-hour',
+        namespace: 'ImageConditioningPipeline',
+        metric_name: 'ModelCalls',
+        dimensions: { service: 'generate' },
+        statistic: 'Sum',
+        period: 3600,
+        evaluation_periods: 1,
+        threshold: '${var.model_calls_alarm_per_hour}',
+        comparison_operator: 'GreaterThanThreshold',
+        treat_missing_data: 'notBreaching',
+        alarm_actions: '${aws_sns_topic.dead_letters[*].arn}',
+        ok_actions: '${aws_sns_topic.dead_letters[*].arn}',
+      });
+    });
+
+    it('creates a monthly cost budget that e-mails at 80 % and 100 % only with monthly_budget_usd and alarm_email', () => {
+      const budget = resource<Record<string, unknown>>('aws_budgets_budget', 'monthly');
+      expect(budget).to.deep.include({
+        count: '${var.monthly_budget_usd > 0 && var.alarm_email != "" ? 1 : 0}',
+        name: '${var.name_prefix}-monthly-cost',
+        budget_type: 'COST',
+        limit_amount: '${var.monthly_budget_usd}',
+        limit_unit: 'USD',
+        time_unit: 'MONTHLY',
+      });
+      expect(budget).to.not.have.any.keys('cost_filter');
+      expect(budget.notification).to.deep.equal(
+        [80, 100].map((threshold) => ({
+          comparison_operator: 'GREATER_THAN',
+          threshold,
+          threshold_type: 'PERCENTAGE',
+          notification_type: 'ACTUAL',
+          subscriber_email_addresses: ['${var.alarm_email}'],
+        })),
+      );
+    });
+
+    it('outputs the ceiling as expressions on the two variables with the model\'s price and pictures per call', () => {
+      // Titan: up to 5 pictures per call at $0.01 (the plan test checks the values against spendCeiling).
+      expect(stack.output.max_model_calls_per_hour?.value).to.equal(
+        '${var.model_call_min_seconds == 0 ? null : floor(var.max_model_calls_in_flight * 3600 / var.model_call_min_seconds)}',
+      );
+      expect(stack.output.max_images_per_hour?.value).to.equal(
+        '${var.model_call_min_seconds == 0 ? null : floor(var.max_model_calls_in_flight * 3600 / var.model_call_min_seconds) * 5}',
+      );
+      expect(stack.output.max_usd_per_hour?.value).to.equal(
+        '${var.model_call_min_seconds == 0 ? null : floor(floor(var.max_model_calls_in_flight * 3600 / var.model_call_min_seconds) * 5 * 0.01 * 100 + 0.5) / 100}',
+      );
+    });
+  });
+
   describe('IAM', () => {
     for (const id of ['prepare', 'generate'] as const) {
       it(`lets only Lambda assume the ${id} role`, () => {
@@ -383,12 +512,19 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       // Wildcards and scoping for every policy document: security.test.ts.
     }
 
-    it('lets prepare read uploads (and tell deleted from forbidden), write jobs, send failed events and write its own logs, nothing else', () => {
+    const consume = (queue: string): Statement => ({
+      sid: 'ConsumeOwnQueue',
+      effect: 'Allow',
+      actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+      resources: [`\${aws_sqs_queue.${queue}.arn}`],
+    });
+
+    it('lets prepare consume its queue, read uploads (and tell deleted from forbidden), write jobs and write its own logs, nothing else', () => {
       expect(rolePermissions('prepare')).to.deep.equal([
+        consume('prepare_queue'),
         { sid: 'ReadUploads', effect: 'Allow', actions: ['s3:GetObject'], resources: ['${aws_s3_bucket.input.arn}/*'] },
         { sid: 'TellDeletedUploads', effect: 'Allow', actions: ['s3:ListBucket'], resources: ['${aws_s3_bucket.input.arn}'] },
         { sid: 'WriteJobs', effect: 'Allow', actions: ['s3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*'] },
-        { sid: 'SendFailedEvents', effect: 'Allow', actions: ['sqs:SendMessage'], resources: ['${aws_sqs_queue.dead_letters.arn}'] },
         {
           sid: 'WriteOwnLogs',
           effect: 'Allow',
@@ -398,8 +534,9 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       ]);
     });
 
-    it('lets generate read jobs, keep its claims and outcome records, replace and list results, invoke exactly the catalogue ARNs, send failed events and write its own logs', () => {
+    it('lets generate consume its queue, read jobs, keep its claims and outcome records, replace and list results, invoke exactly the catalogue ARNs and write its own logs', () => {
       expect(rolePermissions('generate')).to.deep.equal([
+        consume('generate_queue'),
         { sid: 'ReadJobs', effect: 'Allow', actions: ['s3:GetObject'], resources: ['${aws_s3_bucket.staging.arn}/jobs/*'] },
         { sid: 'ClaimRequests', effect: 'Allow', actions: ['s3:GetObject', 's3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/claims/*'] },
         { sid: 'RecordOutcomes', effect: 'Allow', actions: ['s3:GetObject', 's3:PutObject'], resources: ['${aws_s3_bucket.staging.arn}/outcomes/*'] },
@@ -413,7 +550,6 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
           actions: ['bedrock:InvokeModel'],
           resources: ['arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-image-generator-v2:0'],
         },
-        { sid: 'SendFailedEvents', effect: 'Allow', actions: ['sqs:SendMessage'], resources: ['${aws_sqs_queue.dead_letters.arn}'] },
         {
           sid: 'WriteOwnLogs',
           effect: 'Allow',
@@ -499,9 +635,13 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       kms_key_arn: { type: 'string', default: '', validated: true },
       staging_expiration_days: { type: 'number', default: 7, validated: true },
       output_noncurrent_version_expiration_days: { type: 'number', default: 30, validated: true },
-      generate_reserved_concurrency: { type: 'number', default: 4, validated: true },
-      maximum_retry_attempts: { type: 'number', default: 2, validated: true },
-      maximum_event_age_s: { type: 'number', default: 3600, validated: true },
+      prepare_max_concurrency: { type: 'number', default: 10, validated: true },
+      max_model_calls_in_flight: { type: 'number', default: 4, validated: true },
+      max_receive_count: { type: 'number', default: IntegerSettings.MAX_RECEIVE_COUNT.default, validated: true },
+      model_call_min_seconds: { type: 'number', default: IntegerSettings.MIN_MODEL_CALL_MS.default / 1000, validated: true },
+      model_calls_alarm_per_hour: { type: 'number', default: 2880, validated: true },
+      queue_age_alarm_s: { type: 'number', default: 86400, validated: true },
+      monthly_budget_usd: { type: 'number', default: 0, validated: true },
       log_retention_days: { type: 'number', default: 30, validated: true },
       alarm_email: { type: 'string', default: '', validated: true },
     };
@@ -534,7 +674,14 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         'output_bucket_name',
         'prepare_function_name',
         'generate_function_name',
+        'prepare_queue_url',
+        'generate_queue_url',
         'dead_letter_queue_url',
+        'dead_letter_queue_arn',
+        'redrive_command',
+        'max_model_calls_per_hour',
+        'max_images_per_hour',
+        'max_usd_per_hour',
         'upload_command',
       );
       for (const [name, output] of Object.entries(stack.output)) {
@@ -546,6 +693,10 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       expect(stack.output.prepare_function_name?.value).to.equal('${aws_lambda_function.prepare.function_name}');
       expect(stack.output.generate_function_name?.value).to.equal('${aws_lambda_function.generate.function_name}');
       expect(stack.output.dead_letter_queue_url?.value).to.equal('${aws_sqs_queue.dead_letters.url}');
+      expect(stack.output.prepare_queue_url?.value).to.equal('${aws_sqs_queue.prepare_queue.url}');
+      expect(stack.output.generate_queue_url?.value).to.equal('${aws_sqs_queue.generate_queue.url}');
+      expect(stack.output.dead_letter_queue_arn?.value).to.equal('${aws_sqs_queue.dead_letters.arn}');
+      expect(stack.output.redrive_command?.value).to.equal('aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dead_letters.arn}');
       expect(stack.output.upload_command?.value).to.equal(
         'aws s3 cp photo.jpg s3://${aws_s3_bucket.input.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"',
       );

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { IntegerSettings } from '../../functions/core/settings.js';
+import { spendCeiling } from '../../functions/core/spend.js';
 import { createWorkdir, findProviderMirror, offlineProvider, pinnedProviderVersion, terraformPlatform, type Workdir } from '../../scripts/terraform-cli.js';
+import { imagesPerCall } from '../../terraform/spend.js';
+import { MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT } from '../../terraform/variables.js';
 import { REAL_STACK_DIR } from './helpers.js';
 
 // The real terraform binary on the stack `npm run synth` wrote (npm test synthesizes
@@ -13,11 +17,52 @@ import { REAL_STACK_DIR } from './helpers.js';
 const STACK_JSON = join(REAL_STACK_DIR, 'cdk.tf.json');
 const PLAN_TESTS = new URL('./terraform/plan.tftest.hcl', import.meta.url);
 
+/** The settings the spend-ceiling outputs are planned with: the defaults, and two others. */
+const CEILING_CASES = [
+  { run: 'ceiling_defaults', inFlight: MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT, minSeconds: IntegerSettings.MIN_MODEL_CALL_MS.default / 1000, variables: false },
+  { run: 'ceiling_20_in_flight_7_s', inFlight: 20, minSeconds: 7, variables: true },
+  { run: 'ceiling_1000_in_flight_1_s', inFlight: 1000, minSeconds: 1, variables: true },
+] as const;
+
+/**
+ * A `terraform test` file asserting that the stack's max_*_per_hour outputs, as Terraform
+ * computes them from its variables, equal spendCeiling() for the synthesized model.
+ */
+const ceilingTests = (modelId: string): string =>
+  [
+    'override_data {',
+    '  target = data.aws_caller_identity.current',
+    '  values = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/plan", user_id = "AIDAPLANPLANPLANPLAN" }',
+    '}',
+    ...CEILING_CASES.flatMap((c) => {
+      const want = spendCeiling({ modelId, callsInFlight: c.inFlight, minCallMs: c.minSeconds * 1000, imagesPerCall: imagesPerCall(modelId) });
+      return [
+        `run "${c.run}" {`,
+        '  command = plan',
+        ...(c.variables ? ['  variables {', `    max_model_calls_in_flight = ${c.inFlight}`, `    model_call_min_seconds    = ${c.minSeconds}`, '  }'] : []),
+        ...(
+          [
+            ['max_model_calls_per_hour', want.modelCallsPerHour],
+            ['max_images_per_hour', want.imagesPerHour],
+            ['max_usd_per_hour', want.usdPerHour],
+          ] as const
+        ).flatMap(([output, value]) => [
+          '  assert {',
+          `    condition     = output.${output} == ${value}`,
+          `    error_message = "${output} is \${output.${output}}, spendCeiling() says ${value}"`,
+          '  }',
+        ]),
+        '}',
+      ];
+    }),
+  ].join('\n') + '\n';
+
 describe('terraform (offline: init from the provider mirror, validate, plan)', function () {
   this.timeout(120_000);
   let workdir: Workdir;
   let stateFile: string;
   let stateBefore: number | undefined;
+  let modelId: string;
 
   before(async function () {
     if (!existsSync(STACK_JSON)) {
@@ -26,11 +71,12 @@ describe('terraform (offline: init from the provider mirror, validate, plan)', f
     stateFile = (JSON.parse(readFileSync(STACK_JSON, 'utf8')) as { terraform: { backend: { local: { path: string } } } }).terraform.backend.local.path;
     stateBefore = existsSync(stateFile) ? statSync(stateFile).mtimeMs : undefined;
     const mirrorRoot = findProviderMirror(pinnedProviderVersion(STACK_JSON));
+    modelId = String((JSON.parse(readFileSync(STACK_JSON, 'utf8')) as { variable: { model_id: { default: string } } }).variable.model_id.default);
     workdir = createWorkdir({
       stackDir: REAL_STACK_DIR,
       mirrorRoot,
       provider: offlineProvider(),
-      files: { 'plan.tftest.hcl': readFileSync(PLAN_TESTS, 'utf8') },
+      files: { 'plan.tftest.hcl': readFileSync(PLAN_TESTS, 'utf8'), 'ceiling.tftest.hcl': ceilingTests(modelId) },
     });
     await workdir.terraform(['init', '-input=false', '-no-color']);
   });
@@ -54,8 +100,25 @@ describe('terraform (offline: init from the provider mirror, validate, plan)', f
     const result = await workdir.terraform(['test', '-no-color'], { okExitCodes: [0, 1] });
     const report = `${result.stdout}\n${result.stderr}`;
     expect(result.exitCode, report).to.equal(0);
-    for (const run of ['defaults', 'kms_key_and_alarm_email', 'rejects_bad_values']) {
+    for (const run of ['defaults', 'queues_follow_their_variables', 'kms_key_and_alarm_email', 'rejects_bad_values']) {
       expect(report).to.include(`run "${run}"... pass`);
+    }
+  });
+
+  it('plans the spend-ceiling outputs equal to spendCeiling() for the synthesized model (terraform test)', async () => {
+    const result = await workdir.terraform(['test', '-no-color', '-filter=ceiling.tftest.hcl'], { okExitCodes: [0, 1] });
+    const report = `${result.stdout}\n${result.stderr}`;
+    expect(result.exitCode, report).to.equal(0);
+    for (const { run } of CEILING_CASES) {
+      expect(report).to.include(`run "${run}"... pass`);
+    }
+    // For the default model and settings, the README's figures.
+    if (modelId === 'us.stability.stable-image-control-sketch-v1:0') {
+      expect(spendCeiling({ modelId, callsInFlight: 4, minCallMs: 5000, imagesPerCall: imagesPerCall(modelId) })).to.deep.equal({
+        modelCallsPerHour: 2880,
+        imagesPerHour: 2880,
+        usdPerHour: 201.6,
+      });
     }
   });
 

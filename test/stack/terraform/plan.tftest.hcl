@@ -30,12 +30,36 @@ run "defaults" {
     error_message = "without kms_key_arn the roles must not mention KMS"
   }
   assert {
-    condition     = aws_lambda_function.generate.reserved_concurrent_executions == 4 && aws_lambda_function.prepare.reserved_concurrent_executions == -1
-    error_message = "generate must reserve 4 concurrent executions and prepare none"
+    condition     = aws_lambda_function.generate.reserved_concurrent_executions == -1 && aws_lambda_function.prepare.reserved_concurrent_executions == -1
+    error_message = "no function may reserve account concurrency"
   }
   assert {
-    condition     = aws_lambda_function_event_invoke_config.generate.maximum_retry_attempts == 2 && aws_lambda_function_event_invoke_config.prepare.maximum_event_age_in_seconds == 3600
-    error_message = "async invocations must be retried twice and given up after an hour"
+    condition = (
+      aws_lambda_event_source_mapping.generate_queue.scaling_config[0].maximum_concurrency == 4 &&
+      aws_lambda_event_source_mapping.generate_queue.batch_size == 1 &&
+      aws_lambda_event_source_mapping.prepare_queue.scaling_config[0].maximum_concurrency == 10 &&
+      aws_lambda_event_source_mapping.prepare_queue.batch_size == 5 &&
+      toset(aws_lambda_event_source_mapping.prepare_queue.function_response_types) == toset(["ReportBatchItemFailures"])
+    )
+    error_message = "generate must take one job at a time with at most 4 in flight, prepare batches of 5 with at most 10"
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.prepare_queue.visibility_timeout_seconds == 360 && aws_sqs_queue.generate_queue.visibility_timeout_seconds == 1800 &&
+      aws_sqs_queue.prepare_queue.message_retention_seconds == 1209600 && aws_sqs_queue.generate_queue.message_retention_seconds == 1209600 &&
+      aws_sqs_queue.prepare_queue.sqs_managed_sse_enabled && aws_sqs_queue.generate_queue.sqs_managed_sse_enabled
+    )
+    error_message = "the stage queues must keep messages 14 days, SSE-SQS, invisible for 6x the function timeout"
+  }
+  # The functions' environments and the redrive policies name resources not known until apply:
+  # their values are checked on the synthesized JSON (stack.test.ts) and on moto (the rehearsal).
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_calls.threshold == 2880 && aws_cloudwatch_metric_alarm.prepare_queue.threshold == 86400
+    error_message = "the model-call alarm must default to the ceiling and the queue-age alarms to a day"
+  }
+  assert {
+    condition     = length(aws_budgets_budget.monthly) == 0
+    error_message = "no budget without monthly_budget_usd"
   }
   assert {
     condition     = aws_s3_bucket_lifecycle_configuration.staging.rule[0].expiration[0].days == 7
@@ -70,16 +94,46 @@ run "defaults" {
   }
 }
 
+run "queues_follow_their_variables" {
+  command = plan
+
+  variables {
+    prepare_timeout_s         = 120
+    generate_timeout_s        = 600
+    max_receive_count         = 1
+    max_model_calls_in_flight = 20
+    prepare_max_concurrency   = 2
+    model_call_min_seconds    = 0
+    queue_age_alarm_s         = 3600
+  }
+
+  assert {
+    condition     = aws_sqs_queue.prepare_queue.visibility_timeout_seconds == 720 && aws_sqs_queue.generate_queue.visibility_timeout_seconds == 3600
+    error_message = "a queue's visibility timeout must follow its function's timeout"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.generate_queue.scaling_config[0].maximum_concurrency == 20 && aws_lambda_event_source_mapping.prepare_queue.scaling_config[0].maximum_concurrency == 2
+    error_message = "the maximum concurrencies must follow their variables"
+  }
+  assert {
+    condition     = output.max_model_calls_per_hour == null && output.max_images_per_hour == null && output.max_usd_per_hour == null
+    error_message = "model_call_min_seconds = 0 means no pacing and no ceiling"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.generate_queue.threshold == 3600
+    error_message = "queue_age_alarm_s must be applied"
+  }
+}
+
 run "kms_key_and_alarm_email" {
   command = plan
 
   variables {
     kms_key_arn                   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     alarm_email                   = "ops@example.com"
-    generate_reserved_concurrency = -1
     staging_expiration_days       = 2
     log_retention_days            = 14
-    maximum_retry_attempts        = 0
+    monthly_budget_usd            = 500
 
     output_noncurrent_version_expiration_days = 90
   }
@@ -105,8 +159,12 @@ run "kms_key_and_alarm_email" {
     error_message = "with kms_key_arn both roles must be allowed to use exactly that key"
   }
   assert {
-    condition     = aws_lambda_function.generate.reserved_concurrent_executions == -1
-    error_message = "-1 must leave generate unreserved"
+    condition = (
+      length(aws_budgets_budget.monthly) == 1 && aws_budgets_budget.monthly[0].budget_type == "COST" && aws_budgets_budget.monthly[0].limit_amount == "500" &&
+      toset([for n in aws_budgets_budget.monthly[0].notification : n.threshold]) == toset([80, 100]) &&
+      alltrue([for n in aws_budgets_budget.monthly[0].notification : toset(n.subscriber_email_addresses) == toset(["ops@example.com"])])
+    )
+    error_message = "monthly_budget_usd with alarm_email must create a budget that mails at 80 % and 100 %"
   }
   assert {
     condition     = length(aws_sns_topic.dead_letters) == 1 && aws_sns_topic_subscription.dead_letters[0].endpoint == "ops@example.com" && aws_sns_topic_subscription.dead_letters[0].protocol == "email"
@@ -134,10 +192,6 @@ run "kms_key_and_alarm_email" {
     condition     = aws_s3_bucket_lifecycle_configuration.staging.rule[0].expiration[0].days == 2 && aws_cloudwatch_log_group.generate.retention_in_days == 14
     error_message = "staging_expiration_days and log_retention_days must be applied"
   }
-  assert {
-    condition     = aws_lambda_function_event_invoke_config.prepare.maximum_retry_attempts == 0
-    error_message = "maximum_retry_attempts must be applied"
-  }
 }
 
 run "rejects_bad_values" {
@@ -146,11 +200,15 @@ run "rejects_bad_values" {
   variables {
     kms_key_arn                   = "alias/my-key"
     alarm_email                   = "not-an-address"
-    generate_reserved_concurrency = 0
+    max_model_calls_in_flight     = 1
+    prepare_max_concurrency       = 1001
+    max_receive_count             = 0
+    model_call_min_seconds        = 61
+    model_calls_alarm_per_hour    = 0
+    queue_age_alarm_s             = 30
+    monthly_budget_usd            = -1
     staging_expiration_days       = 0
     log_retention_days            = 10
-    maximum_retry_attempts        = 3
-    maximum_event_age_s           = 30
     generate_timeout_s            = 1000
     name_prefix                   = "Bad_Prefix"
     default_count                 = 6
@@ -161,11 +219,15 @@ run "rejects_bad_values" {
   expect_failures = [
     var.kms_key_arn,
     var.alarm_email,
-    var.generate_reserved_concurrency,
+    var.max_model_calls_in_flight,
+    var.prepare_max_concurrency,
+    var.max_receive_count,
+    var.model_call_min_seconds,
+    var.model_calls_alarm_per_hour,
+    var.queue_age_alarm_s,
+    var.monthly_budget_usd,
     var.staging_expiration_days,
     var.log_retention_days,
-    var.maximum_retry_attempts,
-    var.maximum_event_age_s,
     var.generate_timeout_s,
     var.name_prefix,
     var.default_count,
