@@ -1,10 +1,9 @@
 /**
  * `npm run preflight`: before deploying, asks Bedrock (with your credentials) whether the
- * configured model can serve the configured region today, and Lambda whether the account's
- * concurrency leaves room for the generate function's reserved concurrency.
+ * configured model can serve the configured region today, and prints the spend ceiling of the
+ * settings the deploy will use.
  *
- *   npm run preflight [-- --model <id>] [--region <region>] [--allow-legacy]
- *                        [--reserved-concurrency=<n>] [--name-prefix <prefix>] [-- <terraform apply options>]
+ *   npm run preflight [-- --model <id>] [--region <region>] [--allow-legacy] [-- <terraform apply options>]
  *
  * Model and region are the ones `npm run synth` / `npm run deploy` use: `--model` else
  * ICP_MODEL_ID else the stack default; `--region` else ICP_REGION else the stack default
@@ -19,20 +18,16 @@
  * and whether these credentials may invoke the model, and exits:
  *   0  the model answers in the region;
  *   1  it cannot: LEGACY (unless --allow-legacy), end of life, not offered in the region, or an
- *      inference profile the stack's IAM policy does not cover; or the deploy would fail because
- *      the generate function's reserved concurrency does not fit the account's Lambda concurrency;
- *   2  it could not be checked (no credentials, no permission for the Bedrock read calls, no network).
+ *      inference profile the stack's IAM policy does not cover;
+ *   2  it could not be checked (no credentials, no permission for the Bedrock read calls, no network),
+ *      or a setting the stack would refuse.
  *
- * Lambda concurrency: the reservation is `generate_reserved_concurrency` as the deploy will apply
- * it: `--reserved-concurrency=<n>`, else the last `-var generate_reserved_concurrency=<n>` among
- * the terraform options after `--` (`npm run deploy` passes its own there), else
- * TF_VAR_generate_reserved_concurrency, else the variable's default read from its declaration
- * (terraform/variables.ts). The function is `<name_prefix>-generate`, name_prefix found the same
- * way (`--name-prefix`, `-var name_prefix=…`, TF_VAR_name_prefix, default). A -var-file is not
- * read. Calls (read-only, in the region, none for -1): GetAccountSettings and
- * GetFunctionConcurrency; AWS_ENDPOINT_URL_LAMBDA redirects them (tests use
- * scripts/local/lambda-control-standin.ts). If they cannot be made (no permission), the finding
- * is a warning: this part alone never exits 2, the Bedrock part decides.
+ * Spend ceiling (functions/core/spend.ts): the most model calls, images and dollars per hour,
+ * from `max_model_calls_in_flight` and `model_call_min_seconds` as the deploy will apply them:
+ * the last `-var name=<n>` among the terraform options after `--` (`npm run deploy` passes its
+ * own there), else TF_VAR_<name>, else the variable's default read from its declaration
+ * (terraform/variables.ts). A -var-file is not read (the report says so). Informative only:
+ * it never changes the exit code.
  */
 import {
   BedrockClient,
@@ -40,36 +35,37 @@ import {
   GetFoundationModelCommand,
   GetInferenceProfileCommand,
 } from '@aws-sdk/client-bedrock';
-import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Construct } from 'constructs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { findModel, foundationModelId, type ModelEntry } from '../functions/core/models/catalogue';
+import { IntegerSettings, Queueing } from '../functions/core/settings';
+import { spendCeiling } from '../functions/core/spend';
+import { imagesPerCall } from '../terraform/spend';
 import { readSynthConfig, SynthEnv, type SynthConfig } from '../terraform/synth-config';
-import { declareVariables } from '../terraform/variables';
+import { declareVariables, MAXIMUM_CONCURRENCY_MAX } from '../terraform/variables';
 import {
   decide,
   formatVerdict,
-  type AccountConcurrencyFacts,
   type Answer,
   type AvailabilityFacts,
-  type ConcurrencyFacts,
   type LifecycleFacts,
   type PreflightFacts,
   type PreflightOptions,
   type ProfileFacts,
+  type SpendFacts,
   type Verdict,
 } from './preflight/verdict';
 
-/** The generate function's reservation the deploy will ask for (see {@link resolveConcurrency}). */
-export interface ConcurrencyRequest {
-  /** `generate_reserved_concurrency`: -1 (no reservation) or 1 to 1000. */
-  readonly reserved: number;
-  /** Where `reserved` comes from, as the report says it. */
-  readonly source: string;
-  /** `<name_prefix>-generate`. */
-  readonly functionName: string;
+/** The two settings of the spend ceiling as the deploy will apply them (see {@link resolveSpend}). */
+export interface SpendSettings {
+  /** `max_model_calls_in_flight`. */
+  readonly callsInFlight: number;
+  readonly callsInFlightSource: string;
+  /** `model_call_min_seconds`. */
+  readonly minCallSeconds: number;
+  readonly minCallSecondsSource: string;
   /** Said after the finding (e.g. a -var-file that was not read). */
   readonly note?: string;
 }
@@ -79,10 +75,8 @@ export interface PreflightRun extends PreflightOptions {
   readonly region: string;
   /** A client for `region`; by default one built from the standard AWS configuration. */
   readonly client?: BedrockClient;
-  /** Checks the Lambda concurrency when given (the command line always gives it). */
-  readonly concurrency?: ConcurrencyRequest;
-  /** A Lambda client for `region`; by default one built from the standard AWS configuration (AWS_ENDPOINT_URL_LAMBDA). */
-  readonly lambdaClient?: LambdaClient;
+  /** Prints the spend ceiling for these settings when given (the command line always gives them). */
+  readonly spend?: SpendSettings;
   /** @default new Date() */
   readonly now?: Date;
 }
@@ -131,22 +125,14 @@ export const gatherFacts = async (client: BedrockClient, model: ModelEntry, regi
   return { model, region, now, ...(profile ? { profile } : {}), foundationModel, availability };
 };
 
-/** Asks Lambda (the client's region) how much concurrency is left to reserve; nothing for -1. Failures are kept, not thrown. */
-export const gatherConcurrency = async (client: LambdaClient, request: ConcurrencyRequest): Promise<ConcurrencyFacts> => {
-  const base = { requested: request.reserved, source: request.source, functionName: request.functionName, ...(request.note ? { note: request.note } : {}) };
-  if (request.reserved === -1) return base;
-  const [account, existing] = await Promise.all([
-    answer<AccountConcurrencyFacts>(async () => {
-      const limit = (await client.send(new GetAccountSettingsCommand({}))).AccountLimit;
-      if (limit?.ConcurrentExecutions === undefined || limit.UnreservedConcurrentExecutions === undefined) {
-        throw Object.assign(new Error('the answer has no AccountLimit.ConcurrentExecutions / UnreservedConcurrentExecutions'), { name: 'IncompleteAnswer' });
-      }
-      return { concurrentExecutions: limit.ConcurrentExecutions, unreservedConcurrentExecutions: limit.UnreservedConcurrentExecutions };
-    }),
-    // ResourceNotFoundException (not deployed yet) is kept as an error; the verdict counts it as 0.
-    answer<number>(async () => (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: request.functionName }))).ReservedConcurrentExecutions ?? 0),
-  ]);
-  return { ...base, account, existing };
+/** The ceiling for the model and settings (no I/O). */
+export const spendFacts = (modelId: string, settings: SpendSettings): SpendFacts => {
+  const perCall = imagesPerCall(modelId);
+  return {
+    ...settings,
+    imagesPerCall: perCall,
+    ceiling: spendCeiling({ modelId, callsInFlight: settings.callsInFlight, minCallMs: settings.minCallSeconds * 1000, imagesPerCall: perCall }),
+  };
 };
 
 /** Runs the checks for one model and region; returns the verdict and the printed report. */
@@ -155,29 +141,24 @@ export const runPreflight = async (run: PreflightRun): Promise<{ verdict: Verdic
   if (!model) throw new RangeError(`Unknown model id ${JSON.stringify(run.modelId)}`);
   // One retry at most: a read-only check should answer quickly; a lasting throttle reads as "could not check".
   const client = run.client ?? new BedrockClient({ region: run.region, maxAttempts: 2 });
-  const lambda = run.concurrency ? (run.lambdaClient ?? new LambdaClient({ region: run.region, maxAttempts: 2 })) : undefined;
   try {
-    const [facts, concurrency] = await Promise.all([
-      gatherFacts(client, model, run.region, run.now ?? new Date()),
-      lambda && run.concurrency ? gatherConcurrency(lambda, run.concurrency) : undefined,
-    ]);
-    const all = concurrency ? { ...facts, concurrency } : facts;
+    const facts = await gatherFacts(client, model, run.region, run.now ?? new Date());
+    const all = run.spend ? { ...facts, spend: spendFacts(model.id, run.spend) } : facts;
     const verdict = decide(all, run);
     return { verdict, report: formatVerdict(all, verdict) };
   } finally {
     if (!run.client) client.destroy();
-    if (lambda && !run.lambdaClient) lambda.destroy();
   }
 };
 
-/** The stack variables the Lambda check needs, by their Terraform names. */
-export const StackVar = { RESERVED_CONCURRENCY: 'generate_reserved_concurrency', NAME_PREFIX: 'name_prefix' } as const;
+/** The stack variables the spend ceiling is computed from, by their Terraform names. */
+export const StackVar = { IN_FLIGHT: 'max_model_calls_in_flight', MIN_SECONDS: 'model_call_min_seconds' } as const;
 
 /** The stack's defaults for {@link StackVar}, read from the variables' declarations (terraform/variables.ts). */
-export const stackDefaults = (synth: SynthConfig): { readonly reservedConcurrency: number; readonly namePrefix: string } => {
+export const stackDefaults = (synth: SynthConfig): { readonly callsInFlight: number; readonly minCallSeconds: number } => {
   // Declared on a bare construct tree: nothing is synthesized or written.
   const vars = declareVariables(new Construct(undefined as unknown as Construct, ''), synth);
-  return { reservedConcurrency: Number(vars.generateReservedConcurrency.default), namePrefix: String(vars.namePrefix.default) };
+  return { callsInFlight: Number(vars.maxModelCallsInFlight.default), minCallSeconds: Number(vars.modelCallMinSeconds.default) };
 };
 
 /**
@@ -202,49 +183,44 @@ export const readTerraformVars = (args: readonly string[]): { vars: Readonly<Rec
   return { vars, varFiles };
 };
 
-export interface ConcurrencyInputs {
-  /** `--reserved-concurrency`. */
-  readonly reservedConcurrency?: string;
-  /** `--name-prefix`. */
-  readonly namePrefix?: string;
+export interface SpendInputs {
   /** The terraform options after `--`. */
   readonly terraformArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly defaults: { readonly reservedConcurrency: number; readonly namePrefix: string };
+  readonly defaults: { readonly callsInFlight: number; readonly minCallSeconds: number };
 }
 
 /**
- * The reservation and function name the deploy will use: flag, else the last -var, else TF_VAR_*,
- * else the default.
- * @throws RangeError for a reservation Terraform's validation would refuse (not -1 or 1 to 1000).
+ * The two settings the deploy will use: the last -var, else TF_VAR_*, else the default.
+ * @throws RangeError for a value Terraform's validation would refuse.
  */
-export const resolveConcurrency = (inputs: ConcurrencyInputs): ConcurrencyRequest => {
+export const resolveSpend = (inputs: SpendInputs): SpendSettings => {
   const { vars, varFiles } = readTerraformVars(inputs.terraformArgs ?? []);
-  const pick = (flag: string, flagValue: string | undefined, name: string, fallback: string): { value: string; source: string } => {
-    if (flagValue !== undefined) return { value: flagValue, source: flag };
-    if (vars[name] !== undefined) return { value: vars[name], source: '-var' };
+  const pick = (name: string, fallback: number, min: number, max: number): { value: number; source: string } => {
+    let raw: { value: string; source: string } = { value: String(fallback), source: 'default' };
     const fromEnv = inputs.env?.[`TF_VAR_${name}`];
-    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: `TF_VAR_${name}` };
-    return { value: fallback, source: 'default' };
+    if (vars[name] !== undefined) raw = { value: vars[name], source: '-var' };
+    else if (fromEnv !== undefined && fromEnv !== '') raw = { value: fromEnv, source: `TF_VAR_${name}` };
+    const n = /^\s*\d+\s*$/.test(raw.value) ? Number(raw.value) : Number.NaN;
+    // The same rule as the variable's validation block (terraform/variables.ts).
+    if (!(Number.isInteger(n) && n >= min && n <= max)) {
+      throw new RangeError(`${name} must be an integer between ${min} and ${max} but received ${JSON.stringify(raw.value)} (${raw.source})`);
+    }
+    return { value: n, source: raw.source };
   };
-  const reserved = pick('--reserved-concurrency', inputs.reservedConcurrency, StackVar.RESERVED_CONCURRENCY, String(inputs.defaults.reservedConcurrency));
-  const n = /^\s*-?\d+\s*$/.test(reserved.value) ? Number(reserved.value) : Number.NaN;
-  // The same rule as the variable's validation block (terraform/variables.ts).
-  if (!(n === -1 || (Number.isInteger(n) && n >= 1 && n <= 1000))) {
-    throw new RangeError(
-      `${StackVar.RESERVED_CONCURRENCY} must be -1 (no reservation) or an integer between 1 and 1000 but received ${JSON.stringify(reserved.value)} (${reserved.source})`,
-    );
-  }
-  const prefix = pick('--name-prefix', inputs.namePrefix, StackVar.NAME_PREFIX, inputs.defaults.namePrefix);
-  const note =
-    varFiles.length > 0 && reserved.source !== '--reserved-concurrency'
-      ? `-var-file ${varFiles.join(', ')} not read: if it sets ${StackVar.RESERVED_CONCURRENCY} or ${StackVar.NAME_PREFIX}, pass --reserved-concurrency=<n> / --name-prefix`
-      : undefined;
-  return { reserved: n, source: reserved.source, functionName: `${prefix.value}-generate`, ...(note ? { note } : {}) };
+  const inFlight = pick(StackVar.IN_FLIGHT, inputs.defaults.callsInFlight, Queueing.MIN_MAXIMUM_CONCURRENCY, MAXIMUM_CONCURRENCY_MAX);
+  const minSeconds = pick(StackVar.MIN_SECONDS, inputs.defaults.minCallSeconds, IntegerSettings.MIN_MODEL_CALL_MS.min / 1000, IntegerSettings.MIN_MODEL_CALL_MS.max / 1000);
+  const note = varFiles.length > 0 ? `-var-file ${varFiles.join(', ')} not read: if it sets ${StackVar.IN_FLIGHT} or ${StackVar.MIN_SECONDS}, pass them with -var` : undefined;
+  return {
+    callsInFlight: inFlight.value,
+    callsInFlightSource: inFlight.source,
+    minCallSeconds: minSeconds.value,
+    minCallSecondsSource: minSeconds.source,
+    ...(note ? { note } : {}),
+  };
 };
 
-const USAGE =
-  'usage: npm run preflight -- [--model <id>] [--region <region>] [--allow-legacy] [--reserved-concurrency=<n>] [--name-prefix <prefix>] [-- <terraform apply options: -var is read>]';
+const USAGE = 'usage: npm run preflight -- [--model <id>] [--region <region>] [--allow-legacy] [-- <terraform apply options: -var is read>]';
 
 /** The command line: returns the exit code. */
 export const main = async (argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> => {
@@ -256,8 +232,6 @@ export const main = async (argv: readonly string[], env: Readonly<Record<string,
         model: { type: 'string' },
         region: { type: 'string' },
         'allow-legacy': { type: 'boolean', default: false },
-        'reserved-concurrency': { type: 'string' },
-        'name-prefix': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       // Terraform options (what `npm run deploy` passes on) come after `--`.
@@ -289,20 +263,14 @@ export const main = async (argv: readonly string[], env: Readonly<Record<string,
     console.error(`preflight: ${(error as Error).message} (--model / --region override ${SynthEnv.MODEL_ID} / ${SynthEnv.REGION})`);
     return 2;
   }
-  let concurrency;
+  let spend;
   try {
-    concurrency = resolveConcurrency({
-      reservedConcurrency: values['reserved-concurrency'],
-      namePrefix: values['name-prefix'],
-      terraformArgs: positionals,
-      env,
-      defaults: stackDefaults(config),
-    });
+    spend = resolveSpend({ terraformArgs: positionals, env, defaults: stackDefaults(config) });
   } catch (error) {
     console.error(`preflight: ${(error as Error).message}`);
     return 2;
   }
-  const { verdict, report } = await runPreflight({ modelId: config.modelId, region: config.region, allowLegacy: values['allow-legacy'], concurrency });
+  const { verdict, report } = await runPreflight({ modelId: config.modelId, region: config.region, allowLegacy: values['allow-legacy'], spend });
   console.log(report);
   return verdict.exitCode;
 };

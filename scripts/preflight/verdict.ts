@@ -1,12 +1,13 @@
 /**
- * What `npm run preflight` concludes from the Bedrock control-plane answers and the Lambda
- * account's concurrency (whether the generate function's reservation fits): pure, no I/O, so
+ * What `npm run preflight` concludes from the Bedrock control-plane answers, and the spend
+ * ceiling of the settings the deploy will use: pure, no I/O, so
  * every outcome is tested without a network (test/scripts/preflight-verdict.test.ts). The
  * script (scripts/preflight.ts) gathers the answers, this module judges them against the
  * catalogue (functions/core/models/catalogue.ts), and the script prints the findings and exits
  * with the verdict's code.
  */
 import { foundationModelId, MODELS, type ModelEntry } from '../../functions/core/models/catalogue';
+import type { SpendCeiling } from '../../functions/core/spend';
 
 /** An answer from one control-plane call: its value, or the error it raised. */
 export type Answer<T> =
@@ -37,29 +38,17 @@ export interface AvailabilityFacts {
   readonly agreementMessage?: string;
 }
 
-/** GetAccountSettings' `AccountLimit`, reduced to what is judged (in the stack's region). */
-export interface AccountConcurrencyFacts {
-  /** `ConcurrentExecutions`: the account's concurrency limit in the region. */
-  readonly concurrentExecutions: number;
-  /** `UnreservedConcurrentExecutions`: the limit minus every function's reservation (the deployed generate's included). */
-  readonly unreservedConcurrentExecutions: number;
-}
-
-/** The reservation the deploy will ask for, and what Lambda says about room for it. */
-export interface ConcurrencyFacts {
-  /** `generate_reserved_concurrency` the deploy will apply: -1 (no reservation) or 1 to 1000. */
-  readonly requested: number;
-  /** Where `requested` comes from, as shown in the report (e.g. `default`, `-var`, `--reserved-concurrency`). */
-  readonly source: string;
-  /** `<name_prefix>-generate`. */
-  readonly functionName: string;
-  /** GetAccountSettings; absent when nothing is reserved (-1), since then nothing is asked. */
-  readonly account?: Answer<AccountConcurrencyFacts>;
-  /**
-   * GetFunctionConcurrency of the deployed generate function: its `ReservedConcurrentExecutions`
-   * (0 without one). ResourceNotFoundException (not deployed yet) counts as 0. Absent with `account`.
-   */
-  readonly existing?: Answer<number>;
+/** The spend ceiling of the settings the deploy will use (functions/core/spend.ts). */
+export interface SpendFacts {
+  /** `max_model_calls_in_flight` and where it comes from (`default`, `-var`, `TF_VAR_…`). */
+  readonly callsInFlight: number;
+  readonly callsInFlightSource: string;
+  /** `model_call_min_seconds` and where it comes from. */
+  readonly minCallSeconds: number;
+  readonly minCallSecondsSource: string;
+  /** Pictures one call may return for the model. */
+  readonly imagesPerCall: number;
+  readonly ceiling: SpendCeiling;
   /** Said after the finding, e.g. that a -var-file was not read. */
   readonly note?: string;
 }
@@ -72,8 +61,8 @@ export interface PreflightFacts {
   readonly profile?: Answer<ProfileFacts>;
   readonly foundationModel: Answer<LifecycleFacts>;
   readonly availability: Answer<AvailabilityFacts>;
-  /** Present when the Lambda concurrency is checked (the command line always checks it). */
-  readonly concurrency?: ConcurrencyFacts;
+  /** The spend ceiling to print (the command line always gives it). */
+  readonly spend?: SpendFacts;
 }
 
 export interface PreflightOptions {
@@ -101,8 +90,8 @@ export const Topic = {
   PROFILE: 'profile',
   LIFECYCLE: 'lifecycle',
   ACCESS: 'access',
-  /** Lambda concurrency: whether generate's reserved concurrency fits the account. */
-  LAMBDA: 'lambda',
+  /** The most model calls, pictures and dollars an hour of the deployment can cost. */
+  SPEND: 'spend',
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
@@ -112,7 +101,7 @@ export interface Finding {
   readonly message: string;
 }
 
-/** 0: go ahead; 1: the model cannot serve this deployment, or the deploy would fail; 2: it could not be checked. */
+/** 0: go ahead; 1: the model cannot serve this deployment; 2: it could not be checked. */
 export const ExitCode = { OK: 0, FAILED: 1, UNCHECKED: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -357,91 +346,37 @@ const accessFindings = (facts: PreflightFacts): Finding[] => {
   return findings;
 };
 
-/** What to do when generate cannot reserve what the deploy asks for. */
-export const CONCURRENCY_ADVICE =
-  "deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1) or request a higher concurrency quota (Service Quotas: Lambda 'Concurrent executions')";
+const grouped = (n: number): string => n.toLocaleString('en-US');
 
 /**
- * The fewest executions Lambda keeps unreserved in an account whose concurrency limit is `limit`.
- *
- * The Lambda documentation: "You can reserve concurrency for as many functions as you like, as
- * long as you leave at least 100 simultaneous executions unreserved for functions that aren't
- * configured with a per-function limit" (API reference, PutFunctionConcurrency), and "You can
- * reserve up to the Unreserved account concurrency value that is shown, minus 100" (Developer
- * Guide, "Configuring reserved concurrency"). Where the limit itself is below 100 (new accounts
- * may have 10) the floor is the whole limit: PutFunctionConcurrency there fails with
- * "… decreases account's UnreservedConcurrentExecution below its minimum value of [10]".
+ * The ceiling as one line: informative, never a failure. Without pacing there is no ceiling,
+ * which is worth a warning: nothing but the model's quota bounds the spend then.
  */
-export const minimumUnreserved = (limit: number): number => Math.min(100, limit);
-
-/**
- * The rule: a reservation of N > 0 for generate fits when
- *
- *   UnreservedConcurrentExecutions + E − N ≥ min(100, ConcurrentExecutions)
- *
- * where E is generate's own current reservation (0 before the first deploy): the unreserved
- * count already excludes it, and Terraform replaces it rather than adding to it. So at most
- * `unreserved + E − min(100, limit)` can be reserved; with a limit of 100 or less that is never
- * more than 0, and no function can reserve anything.
- */
-const concurrencyFindings = (facts: PreflightFacts): Finding[] => {
-  const c = facts.concurrency;
-  if (!c) return [];
-  const note = c.note ? ` (${c.note})` : '';
-  const what = `generate_reserved_concurrency=${c.requested} (${c.source})`;
-  const finding = (level: Level, message: string): Finding[] => [{ topic: Topic.LAMBDA, level, message: `${message}${note}` }];
-  if (c.requested === -1) {
-    return finding(Level.OK, `${what}: the deploy reserves no concurrency for ${c.functionName}, so the account's concurrency limit does not matter`);
+const spendFindings = (facts: PreflightFacts): Finding[] => {
+  const s = facts.spend;
+  if (!s) return [];
+  const note = s.note ? ` (${s.note})` : '';
+  const settings = `max_model_calls_in_flight=${s.callsInFlight} (${s.callsInFlightSource}), model_call_min_seconds=${s.minCallSeconds} (${s.minCallSecondsSource})`;
+  if (!Number.isFinite(s.ceiling.modelCallsPerHour)) {
+    return [
+      {
+        topic: Topic.SPEND,
+        level: Level.WARN,
+        message: `${settings}: no pacing, so no ceiling on model calls or spend per hour; only the model's quota bounds it${note}`,
+      },
+    ];
   }
-  if (!c.account?.ok) {
-    // Best effort, like the access check: the Bedrock findings decide whether the model can be checked.
-    return finding(
-      Level.WARN,
-      `not checked whether the account's Lambda concurrency in ${facts.region} leaves room for ${what}` +
-        (c.account ? ` (GetAccountSettings: ${describe(c.account.error)})` : '') +
-        `; if terraform apply fails with "decreases account's UnreservedConcurrentExecution below its minimum value", ${CONCURRENCY_ADVICE}`,
-    );
-  }
-  const { concurrentExecutions: limit, unreservedConcurrentExecutions: unreserved } = c.account.value;
-  const floor = minimumUnreserved(limit);
-  const existing = c.existing;
-  const own = !existing ? 0 : existing.ok ? existing.value : existing.error.name === 'ResourceNotFoundException' ? 0 : undefined;
-  const counted = own ? `, ${c.functionName}'s current ${own} counted back` : '';
-  if (limit <= 100) {
-    return finding(
-      Level.FAIL,
-      `the account's Lambda concurrency limit in ${facts.region} is ${limit}: Lambda keeps at least min(100, limit) = ${floor} executions unreserved, ` +
-        `so no function can reserve any, and with ${what} terraform apply would fail with InvalidParameterValueException. ${capitalise(CONCURRENCY_ADVICE)}`,
-    );
-  }
-  // `own` unknown (GetFunctionConcurrency failed): 0 is the worst case; everything reserved being generate's is the best.
-  const room = unreserved + (own ?? 0) - floor;
-  const bestRoom = limit - floor;
-  const fits = `${what} fits: the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved${counted}; at least ${floor} must stay unreserved`;
-  if (c.requested <= room) {
-    if (own === undefined && existing && !existing.ok) {
-      return finding(Level.OK, `${fits} (whether ${c.functionName} already reserves some was not read: GetFunctionConcurrency: ${describe(existing.error)})`);
-    }
-    return finding(Level.OK, fits);
-  }
-  // Reserving less is the first way out when some room is left.
-  const advice = room >= 1 ? `Reserve at most ${room} (-var generate_reserved_concurrency=${room}), or ${CONCURRENCY_ADVICE}` : capitalise(CONCURRENCY_ADVICE);
-  if (own === undefined && existing && !existing.ok && c.requested <= bestRoom) {
-    return finding(
-      Level.WARN,
-      `${what} fits only if ${c.functionName} is deployed already and reserves at least ${c.requested - room} ` +
-        `(not read: GetFunctionConcurrency: ${describe(existing.error)}): the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved; at least ${floor} must stay unreserved. ` +
-        `Otherwise terraform apply would fail with InvalidParameterValueException. ${advice}`,
-    );
-  }
-  return finding(
-    Level.FAIL,
-    `${what} does not fit: the account's limit in ${facts.region} is ${limit}, ${unreserved} unreserved${counted}, and Lambda keeps at least ${floor} unreserved, so at most ${Math.max(room, 0)} can be reserved; ` +
-      `terraform apply would fail with InvalidParameterValueException ("… decreases account's UnreservedConcurrentExecution below its minimum value of [${floor}]"). ${advice}`,
-  );
+  const c = s.ceiling;
+  return [
+    {
+      topic: Topic.SPEND,
+      level: Level.INFO,
+      message:
+        `at most ${grouped(c.modelCallsPerHour)} model calls, ${grouped(c.imagesPerHour)} images, $${c.usdPerHour.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} per hour ` +
+        `(${settings}; ${s.imagesPerCall} image(s) per call at $${facts.model.pricePerImage.toFixed(2)})${note}`,
+    },
+  ];
 };
-
-const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** Judges the gathered answers: every finding, the exit code and a one-line summary. */
 export const decide = (facts: PreflightFacts, options: PreflightOptions = {}): Verdict => {
@@ -450,19 +385,12 @@ export const decide = (facts: PreflightFacts, options: PreflightOptions = {}): V
     ...profileFindings(facts),
     ...lifecycleFindings(facts, options),
     ...accessFindings(facts),
-    ...concurrencyFindings(facts),
+    ...spendFindings(facts),
   ];
   const target = `${facts.model.id} in ${facts.region}`;
   const failed = findings.filter((f) => f.level === Level.FAIL);
-  if (failed.some((f) => f.topic !== Topic.LAMBDA)) {
-    return { findings, exitCode: ExitCode.FAILED, summary: `preflight failed: ${target} cannot serve this deployment; see ✗ above` };
-  }
   if (failed.length > 0) {
-    return {
-      findings,
-      exitCode: ExitCode.FAILED,
-      summary: `preflight failed: the generate function's reserved concurrency does not fit this account's Lambda concurrency in ${facts.region}; see ✗ above`,
-    };
+    return { findings, exitCode: ExitCode.FAILED, summary: `preflight failed: ${target} cannot serve this deployment; see ✗ above` };
   }
   if (findings.some((f) => f.level === Level.UNCHECKED)) {
     return { findings, exitCode: ExitCode.UNCHECKED, summary: `preflight could not check ${target}; see ? above` };

@@ -1,17 +1,15 @@
 import { expect } from 'chai';
 import { findModel, type ModelEntry } from '../../functions/core/models/catalogue';
+import { spendCeiling } from '../../functions/core/spend';
 import {
-  CONCURRENCY_ADVICE,
   decide,
   formatVerdict,
-  minimumUnreserved,
-  type AccountConcurrencyFacts,
   type Answer,
   type AvailabilityFacts,
-  type ConcurrencyFacts,
   type LifecycleFacts,
   type PreflightFacts,
   type ProfileFacts,
+  type SpendFacts,
 } from '../../scripts/preflight/verdict';
 
 const SKETCH = 'us.stability.stable-image-control-sketch-v1:0';
@@ -262,132 +260,45 @@ describe('scripts/preflight/verdict', () => {
     });
   });
 
-  describe('Lambda concurrency (generate_reserved_concurrency against the account)', () => {
-    const account = (concurrentExecutions: number, unreservedConcurrentExecutions: number): Answer<AccountConcurrencyFacts> =>
-      ok({ concurrentExecutions, unreservedConcurrentExecutions });
-    const notDeployed = err('ResourceNotFoundException', 'Function not found: arn:aws:lambda:us-east-1:123456789012:function:icp-generate');
-    const denied = (operation: string) => err('AccessDeniedException', `User: arn:aws:iam::123456789012:user/dev is not authorized to perform: lambda:${operation}`);
-    const concurrency = (overrides: Partial<ConcurrencyFacts> = {}): ConcurrencyFacts => ({
-      requested: 4,
-      source: 'default',
-      functionName: 'icp-generate',
-      account: account(1000, 1000),
-      existing: notDeployed,
-      ...overrides,
-    });
-    const withConcurrency = (overrides: Partial<ConcurrencyFacts> = {}, base: Partial<PreflightFacts> = {}): PreflightFacts =>
-      facts(SKETCH, 'us-east-1', { ...base, concurrency: concurrency(overrides) });
-
-    it('keeps at least 100 unreserved, or the whole limit when it is lower', () => {
-      expect([10, 50, 100, 101, 1000].map(minimumUnreserved)).to.deep.equal([10, 50, 100, 100, 100]);
+  describe('the spend ceiling (informative: never changes the verdict)', () => {
+    const spend = (callsInFlight: number, minCallSeconds: number, imagesPerCall: number, modelId = SKETCH, note?: string): SpendFacts => ({
+      callsInFlight,
+      callsInFlightSource: 'default',
+      minCallSeconds,
+      minCallSecondsSource: 'default',
+      imagesPerCall,
+      ceiling: spendCeiling({ modelId, callsInFlight, minCallMs: minCallSeconds * 1000, imagesPerCall }),
+      ...(note ? { note } : {}),
     });
 
-    it('passes with enough headroom, as one more line after the Bedrock ones', () => {
-      const f = withConcurrency();
+    it('prints the ceiling as one more line after the Bedrock ones', () => {
+      const f = facts(SKETCH, 'us-east-1', { spend: spend(4, 5, 1) });
       const verdict = decide(f);
       expect(verdict.exitCode).to.equal(0);
-      expect(levels(verdict)).to.deep.equal(['region:ok', 'profile:ok', 'lifecycle:ok', 'access:ok', 'lambda:ok']);
+      expect(levels(verdict)).to.deep.equal(['region:ok', 'profile:ok', 'lifecycle:ok', 'access:ok', 'spend:info']);
       expect(formatVerdict(f, verdict).split('\n').at(-2)).to.equal(
-        "  ✓ lambda    generate_reserved_concurrency=4 (default) fits: the account's limit in us-east-1 is 1000, 1000 unreserved; at least 100 must stay unreserved",
-      );
-      expect(verdict.summary).to.equal('preflight passed: us.stability.stable-image-control-sketch-v1:0 in us-east-1 answers');
-    });
-
-    it('passes at exactly the floor: unreserved − N = 100', () => {
-      expect(decide(withConcurrency({ account: account(1000, 104) })).exitCode).to.equal(0);
-      expect(decide(withConcurrency({ account: account(1000, 103) })).exitCode).to.equal(1);
-    });
-
-    it('fails on an account limit of 10: no reservation is possible, deploy with -1 or ask for more', () => {
-      const verdict = decide(withConcurrency({ account: account(10, 10) }));
-      expect(verdict.exitCode).to.equal(1);
-      expect(messageOf(verdict, 'lambda')).to.equal(
-        "the account's Lambda concurrency limit in us-east-1 is 10: Lambda keeps at least min(100, limit) = 10 executions unreserved, so no function can reserve any, " +
-          'and with generate_reserved_concurrency=4 (default) terraform apply would fail with InvalidParameterValueException. ' +
-          "Deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1) or request a higher concurrency quota (Service Quotas: Lambda 'Concurrent executions')",
-      );
-      expect(verdict.summary).to.equal("preflight failed: the generate function's reserved concurrency does not fit this account's Lambda concurrency in us-east-1; see ✗ above");
-    });
-
-    it('fails on a limit of exactly 100 too (100 − N < 100), even with a reservation of 1', () => {
-      const verdict = decide(withConcurrency({ requested: 1, source: '-var', account: account(100, 100) }));
-      expect(verdict.exitCode).to.equal(1);
-      expect(messageOf(verdict, 'lambda')).to.match(/limit in us-east-1 is 100: .* so no function can reserve any/);
-    });
-
-    it('fails when 950 of 1000 are reserved by other functions', () => {
-      const verdict = decide(withConcurrency({ account: account(1000, 50) }));
-      expect(verdict.exitCode).to.equal(1);
-      expect(messageOf(verdict, 'lambda')).to.equal(
-        "generate_reserved_concurrency=4 (default) does not fit: the account's limit in us-east-1 is 1000, 50 unreserved, and Lambda keeps at least 100 unreserved, so at most 0 can be reserved; " +
-          `terraform apply would fail with InvalidParameterValueException ("… decreases account's UnreservedConcurrentExecution below its minimum value of [100]"). Deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1) or request a higher concurrency quota (Service Quotas: Lambda 'Concurrent executions')`,
+        '  · spend     at most 2,880 model calls, 2,880 images, $201.60 per hour (max_model_calls_in_flight=4 (default), model_call_min_seconds=5 (default); 1 image(s) per call at $0.07)',
       );
     });
 
-    it('suggests the largest reservation that fits when there is some room', () => {
-      const verdict = decide(withConcurrency({ account: account(1000, 102) }));
-      expect(verdict.exitCode).to.equal(1);
-      expect(messageOf(verdict, 'lambda')).to.match(new RegExp(`so at most 2 can be reserved; .*\\. Reserve at most 2 \\(-var generate_reserved_concurrency=2\\), or ${CONCURRENCY_ADVICE.replace(/[()]/g, '\\$&')}$`));
-    });
-
-    it("counts the deployed function's own reservation back: a redeploy at 4 with 100 unreserved fits", () => {
-      expect(decide(withConcurrency({ account: account(1000, 100), existing: ok(4) })).exitCode).to.equal(0);
-      expect(messageOf(decide(withConcurrency({ account: account(1000, 100), existing: ok(4) })), 'lambda')).to.equal(
-        "generate_reserved_concurrency=4 (default) fits: the account's limit in us-east-1 is 1000, 100 unreserved, icp-generate's current 4 counted back; at least 100 must stay unreserved",
+    it('groups large numbers and says a note about inputs it did not read', () => {
+      const verdict = decide(facts(SKETCH, 'us-east-1', { spend: spend(1000, 1, 1, SKETCH, '-var-file prod.tfvars not read') }));
+      expect(messageOf(verdict, 'spend')).to.equal(
+        'at most 3,600,000 model calls, 3,600,000 images, $252,000.00 per hour (max_model_calls_in_flight=1000 (default), model_call_min_seconds=1 (default); 1 image(s) per call at $0.07) (-var-file prod.tfvars not read)',
       );
-      // Raising it to 8 needs 4 more than are free.
-      expect(decide(withConcurrency({ requested: 8, source: '-var', account: account(1000, 100), existing: ok(4) })).exitCode).to.equal(1);
-      // Not deployed yet (ResourceNotFoundException), or deployed without a reservation: nothing to count back.
-      expect(decide(withConcurrency({ account: account(1000, 100), existing: notDeployed })).exitCode).to.equal(1);
-      expect(decide(withConcurrency({ account: account(1000, 100), existing: ok(0) })).exitCode).to.equal(1);
     });
 
-    it('asks nothing and passes for -1 (no reservation), whatever the account', () => {
-      const verdict = decide(facts(SKETCH, 'us-east-1', { concurrency: { requested: -1, source: '-var', functionName: 'icp-generate' } }));
+    it('warns, without failing, when there is no pacing and so no ceiling', () => {
+      const verdict = decide(facts(SKETCH, 'us-east-1', { spend: spend(4, 0, 1) }));
       expect(verdict.exitCode).to.equal(0);
-      expect(messageOf(verdict, 'lambda')).to.equal(
-        "generate_reserved_concurrency=-1 (-var): the deploy reserves no concurrency for icp-generate, so the account's concurrency limit does not matter",
-      );
+      expect(levels(verdict).at(-1)).to.equal('spend:warn');
+      expect(messageOf(verdict, 'spend')).to.match(/model_call_min_seconds=0 \(default\): no pacing, so no ceiling on model calls or spend per hour/);
     });
 
-    it('only warns without lambda:GetAccountSettings (never exit 2 for this part alone)', () => {
-      const verdict = decide(withConcurrency({ account: denied('GetAccountSettings'), existing: denied('GetFunctionConcurrency') }));
-      expect(verdict.exitCode).to.equal(0);
-      expect(levels(verdict).at(-1)).to.equal('lambda:warn');
-      expect(messageOf(verdict, 'lambda')).to.equal(
-        "not checked whether the account's Lambda concurrency in us-east-1 leaves room for generate_reserved_concurrency=4 (default) " +
-          '(GetAccountSettings: AccessDeniedException: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: lambda:GetAccountSettings); ' +
-          `if terraform apply fails with "decreases account's UnreservedConcurrentExecution below its minimum value", ${CONCURRENCY_ADVICE}`,
-      );
-    });
-
-    it('without lambda:GetFunctionConcurrency: passes if it fits anyway, warns if it fits only as a redeploy, fails if it cannot fit', () => {
-      const fits = decide(withConcurrency({ account: account(1000, 900), existing: denied('GetFunctionConcurrency') }));
-      expect(fits.exitCode).to.equal(0);
-      expect(messageOf(fits, 'lambda')).to.match(/at least 100 must stay unreserved \(whether icp-generate already reserves some was not read: GetFunctionConcurrency: AccessDeniedException: /);
-      const maybe = decide(withConcurrency({ account: account(1000, 102), existing: denied('GetFunctionConcurrency') }));
-      expect(maybe.exitCode).to.equal(0);
-      expect(levels(maybe).at(-1)).to.equal('lambda:warn');
-      expect(messageOf(maybe, 'lambda')).to.match(/^generate_reserved_concurrency=4 \(default\) fits only if icp-generate is deployed already and reserves at least 2 \(not read: GetFunctionConcurrency: /);
-      expect(messageOf(maybe, 'lambda')).to.match(/Reserve at most 2 \(-var generate_reserved_concurrency=2\), or deploy with -var generate_reserved_concurrency=-1/);
-      // 1000 − 100 = 900 is the most any one function can reserve, deployed or not.
-      expect(decide(withConcurrency({ requested: 901, source: '-var', account: account(1000, 100), existing: denied('GetFunctionConcurrency') })).exitCode).to.equal(1);
-    });
-
-    it('says a note about inputs it did not read', () => {
-      const verdict = decide(withConcurrency({ note: '-var-file prod.tfvars not read' }));
-      expect(messageOf(verdict, 'lambda')).to.match(/must stay unreserved \(-var-file prod\.tfvars not read\)$/);
-    });
-
-    it('summarises with the model when the model fails as well, and fails (1) even if the model could not be checked', () => {
-      const both = decide(facts(SKETCH, 'eu-west-1', { concurrency: concurrency({ account: account(10, 10) }) }));
-      expect(both.exitCode).to.equal(1);
-      expect(both.summary).to.equal('preflight failed: us.stability.stable-image-control-sketch-v1:0 in eu-west-1 cannot serve this deployment; see ✗ above');
+    it('does not turn a failing or unchecked model into a pass', () => {
+      expect(decide(facts(SKETCH, 'eu-west-1', { spend: spend(4, 5, 1) })).exitCode).to.equal(1);
       const none = err('CredentialsProviderError', 'Could not load credentials from any providers');
-      const unchecked = decide(withConcurrency({ account: account(10, 10) }, { foundationModel: none, profile: none, availability: none }));
-      expect(unchecked.exitCode).to.equal(1);
-      const unreadable = decide(withConcurrency({ account: none, existing: none }, { foundationModel: none, profile: none, availability: none }));
-      expect(unreadable.exitCode).to.equal(2);
+      expect(decide(facts(SKETCH, 'us-east-1', { spend: spend(4, 5, 1), foundationModel: none, profile: none, availability: none })).exitCode).to.equal(2);
     });
   });
 });

@@ -1,23 +1,16 @@
 /**
- * `npm run preflight` through the real @aws-sdk/client-bedrock and @aws-sdk/client-lambda
- * (default HTTP/1.1 handlers, SigV4 signing, error deserialisation) against the local
- * control-plane stand-ins: in process for the report, and as the command line for the exit codes.
+ * `npm run preflight` through the real @aws-sdk/client-bedrock (default HTTP/1.1 handler,
+ * SigV4 signing, error deserialisation) against the local control-plane stand-in: in process
+ * for the report, and as the command line for the exit codes and the spend ceiling it prints.
  */
 import { BedrockClient } from '@aws-sdk/client-bedrock';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../../scripts/build-functions';
 import { startBedrockControlStandIn, type ControlStandIn, type ControlStandInOptions } from '../../scripts/local/bedrock-control-standin';
-import {
-  accessDenied,
-  startLambdaControlStandIn,
-  type LambdaControlStandIn,
-  type LambdaControlStandInOptions,
-} from '../../scripts/local/lambda-control-standin';
-import { readTerraformVars, resolveConcurrency, runPreflight, stackDefaults, type ConcurrencyRequest } from '../../scripts/preflight';
+import { readTerraformVars, resolveSpend, runPreflight, stackDefaults, type SpendSettings } from '../../scripts/preflight';
 import { DEFAULT_SYNTH_CONFIG } from '../../terraform/synth-config';
 
 const SKETCH = 'us.stability.stable-image-control-sketch-v1:0';
@@ -45,12 +38,6 @@ describe('scripts/preflight through the SDK and the control-plane stand-in', fun
     } finally {
       client.destroy();
     }
-  };
-
-  const startLambda = async (options: LambdaControlStandInOptions = {}): Promise<LambdaControlStandIn> => {
-    const standIn = await startLambdaControlStandIn(options);
-    standIns.push(standIn);
-    return standIn;
   };
 
   after(async () => {
@@ -156,159 +143,100 @@ describe('scripts/preflight through the SDK and the control-plane stand-in', fun
     });
   });
 
-  describe('Lambda concurrency, in process (GetAccountSettings, GetFunctionConcurrency)', () => {
-    let bedrock: ControlStandIn;
-    const DEFAULT_REQUEST: ConcurrencyRequest = { reserved: 4, source: 'default', functionName: 'icp-generate' };
+  describe('the spend ceiling, in process', () => {
+    const DEFAULTS: SpendSettings = { callsInFlight: 4, callsInFlightSource: 'default', minCallSeconds: 5, minCallSecondsSource: 'default' };
 
-    before(async () => {
-      bedrock = await start();
-    });
-
-    const check = async (lambda: LambdaControlStandIn, request: Partial<ConcurrencyRequest> = {}, region = 'us-east-1') => {
-      const client = new BedrockClient({ region, endpoint: bedrock.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
-      const lambdaClient = new LambdaClient({ region, endpoint: lambda.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
+    const check = async (modelId: string, spend: SpendSettings, region = 'us-east-1') => {
+      const standIn = await start({ answerRetiredModels: true });
+      const client = new BedrockClient({ region, endpoint: standIn.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
       try {
-        return await runPreflight({ modelId: SKETCH, region, client, lambdaClient, concurrency: { ...DEFAULT_REQUEST, ...request } });
+        return await runPreflight({ modelId, region, client, spend, allowLegacy: true, now: new Date('2026-01-01T00:00:00Z') });
       } finally {
         client.destroy();
-        lambdaClient.destroy();
       }
     };
-    const lambdaLine = (report: string): string => report.split('\n').find((line) => line.startsWith('  ') && line.slice(4).startsWith('lambda'))!;
+    const spendLine = (report: string): string => report.split('\n').find((line) => line.slice(4).startsWith('spend'))!;
 
-    it('enough headroom: passes, after asking for the account settings and the function in the region', async () => {
-      const lambda = await startLambda({ functions: { 'someone-else': 50 } });
-      const { verdict, report } = await check(lambda, {}, 'us-east-2');
+    it('prints calls, images and dollars per hour for the defaults, after the Bedrock lines, without changing the verdict', async () => {
+      const { verdict, report } = await check(SKETCH, DEFAULTS);
       expect(verdict.exitCode).to.equal(0);
-      expect(lambdaLine(report)).to.equal(
-        "  ✓ lambda    generate_reserved_concurrency=4 (default) fits: the account's limit in us-east-2 is 1000, 950 unreserved; at least 100 must stay unreserved",
+      expect(spendLine(report)).to.equal(
+        '  · spend     at most 2,880 model calls, 2,880 images, $201.60 per hour (max_model_calls_in_flight=4 (default), model_call_min_seconds=5 (default); 1 image(s) per call at $0.07)',
       );
-      expect(report.split('\n').at(-1)).to.equal('preflight passed: us.stability.stable-image-control-sketch-v1:0 in us-east-2 answers');
-      expect(lambda.calls.map((c) => [c.method, c.path, c.region, c.status, c.errorType]).sort()).to.deep.equal(
-        [
-          ['GET', '/2016-08-19/account-settings', 'us-east-2', 200, null],
-          ['GET', '/2019-09-30/functions/icp-generate/concurrency', 'us-east-2', 404, 'ResourceNotFoundException'],
-        ].sort(),
+      expect(report.split('\n').at(-2)).to.equal(spendLine(report));
+    });
+
+    it('counts every picture a Titan or Nova call may return', async () => {
+      const { report } = await check(TITAN, { ...DEFAULTS, callsInFlight: 2, callsInFlightSource: '-var', minCallSeconds: 10, minCallSecondsSource: 'TF_VAR_model_call_min_seconds' });
+      expect(spendLine(report)).to.equal(
+        '  · spend     at most 720 model calls, 3,600 images, $36.00 per hour (max_model_calls_in_flight=2 (-var), model_call_min_seconds=10 (TF_VAR_model_call_min_seconds); 5 image(s) per call at $0.01)',
       );
     });
 
-    it('account limit 10: exits 1 with the -1 advice', async () => {
-      const lambda = await startLambda({ concurrentExecutions: 10 });
-      const { verdict, report } = await check(lambda);
-      expect(verdict.exitCode).to.equal(1);
-      expect(lambdaLine(report)).to.equal(
-        "  ✗ lambda    the account's Lambda concurrency limit in us-east-1 is 10: Lambda keeps at least min(100, limit) = 10 executions unreserved, so no function can reserve any, " +
-          'and with generate_reserved_concurrency=4 (default) terraform apply would fail with InvalidParameterValueException. ' +
-          "Deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1) or request a higher concurrency quota (Service Quotas: Lambda 'Concurrent executions')",
-      );
-      expect(report.split('\n').at(-1)).to.equal(
-        "preflight failed: the generate function's reserved concurrency does not fit this account's Lambda concurrency in us-east-1; see ✗ above",
-      );
-    });
-
-    it('1000 with 950 reserved by other functions: exits 1', async () => {
-      const lambda = await startLambda({ functions: { 'batch-a': 600, 'batch-b': 350 } });
-      const { verdict } = await check(lambda);
-      expect(verdict.exitCode).to.equal(1);
-      expect(verdict.findings.find((f) => f.topic === 'lambda')!.message).to.match(
-        /^generate_reserved_concurrency=4 \(default\) does not fit: the account's limit in us-east-1 is 1000, 50 unreserved, and Lambda keeps at least 100 unreserved, so at most 0 can be reserved; /,
-      );
-    });
-
-    it("a redeploy: the function's own reservation is counted back", async () => {
-      // 896 elsewhere + 4 of icp-generate's own: 100 unreserved, exactly the floor. Keeping 4 fits; a first deploy of 4 would not.
-      const redeploy = await startLambda({ functions: { other: 896, 'icp-generate': 4 } });
-      const kept = await check(redeploy);
-      expect(kept.verdict.exitCode).to.equal(0);
-      expect(kept.verdict.findings.find((f) => f.topic === 'lambda')!.message).to.include("100 unreserved, icp-generate's current 4 counted back");
-      expect((await check(redeploy, { reserved: 8, source: '-var' })).verdict.exitCode).to.equal(1);
-      const firstDeploy = await startLambda({ functions: { other: 900 } });
-      expect((await check(firstDeploy)).verdict.exitCode).to.equal(1);
-      // Deployed without a reservation ({} from GetFunctionConcurrency): nothing to count back.
-      const unreserved = await startLambda({ functions: { other: 900, 'icp-generate': null } });
-      expect((await check(unreserved)).verdict.exitCode).to.equal(1);
-    });
-
-    it('the function is <name_prefix>-generate', async () => {
-      const lambda = await startLambda({ functions: { other: 896, 'shop-generate': 4 } });
-      const { verdict } = await check(lambda, { functionName: 'shop-generate' });
+    it('warns that 0 s means no ceiling, and still passes', async () => {
+      const { verdict, report } = await check(SKETCH, { ...DEFAULTS, minCallSeconds: 0, minCallSecondsSource: '-var' });
       expect(verdict.exitCode).to.equal(0);
-      expect(lambda.calls.map((c) => c.functionName).filter(Boolean)).to.deep.equal(['shop-generate']);
-    });
-
-    it('no permission (AccessDeniedException): a warning only, the Bedrock part decides', async () => {
-      const lambda = await startLambda({
-        concurrentExecutions: 10,
-        errors: { GetAccountSettings: accessDenied('GetAccountSettings'), GetFunctionConcurrency: accessDenied('GetFunctionConcurrency') },
-      });
-      const { verdict, report } = await check(lambda);
-      expect(verdict.exitCode).to.equal(0);
-      expect(lambdaLine(report)).to.match(
-        /^ {2}! lambda {4}not checked whether the account's Lambda concurrency in us-east-1 leaves room for generate_reserved_concurrency=4 \(default\) \(GetAccountSettings: AccessDeniedException: User: arn:aws:iam::123456789012:user\/standin is not authorized to perform: lambda:GetAccountSettings\); /,
+      expect(spendLine(report)).to.equal(
+        "  ! spend     max_model_calls_in_flight=4 (default), model_call_min_seconds=0 (-var): no pacing, so no ceiling on model calls or spend per hour; only the model's quota bounds it",
       );
-      expect(lambda.calls.map((c) => c.errorType)).to.deep.equal(['AccessDeniedException', 'AccessDeniedException']);
-    });
-
-    it('-1 (no reservation): asks Lambda nothing', async () => {
-      const lambda = await startLambda({ concurrentExecutions: 10 });
-      const { verdict } = await check(lambda, { reserved: -1, source: '-var' });
-      expect(verdict.exitCode).to.equal(0);
-      expect(lambda.calls).to.deep.equal([]);
     });
   });
 
-  describe('where the reservation and the function name come from', () => {
+  describe('where the spend settings come from', () => {
     const defaults = stackDefaults(DEFAULT_SYNTH_CONFIG);
 
     it("reads the defaults from the stack's variable declarations", () => {
-      expect(defaults).to.deep.equal({ reservedConcurrency: 4, namePrefix: 'icp' });
+      expect(defaults).to.deep.equal({ callsInFlight: 4, minCallSeconds: 5 });
     });
 
     it('reads -var, -var= and --var among terraform options, the last one winning, and -var-file names', () => {
       expect(
-        readTerraformVars(['-var', 'generate_reserved_concurrency=2', '-auto-approve', '-var=name_prefix=a=b', '--var', 'generate_reserved_concurrency=-1', '-var-file', 'x.tfvars', '-var-file=y.tfvars']),
-      ).to.deep.equal({ vars: { generate_reserved_concurrency: '-1', name_prefix: 'a=b' }, varFiles: ['x.tfvars', 'y.tfvars'] });
+        readTerraformVars(['-var', 'max_model_calls_in_flight=2', '-auto-approve', '-var=name_prefix=a=b', '--var', 'max_model_calls_in_flight=8', '-var-file', 'x.tfvars', '-var-file=y.tfvars']),
+      ).to.deep.equal({ vars: { max_model_calls_in_flight: '8', name_prefix: 'a=b' }, varFiles: ['x.tfvars', 'y.tfvars'] });
     });
 
-    it('takes the flag, else -var, else TF_VAR_*, else the default', () => {
-      const env = { TF_VAR_generate_reserved_concurrency: '3', TF_VAR_name_prefix: 'env' };
-      expect(resolveConcurrency({ defaults })).to.deep.equal({ reserved: 4, source: 'default', functionName: 'icp-generate' });
-      expect(resolveConcurrency({ defaults, env })).to.deep.equal({ reserved: 3, source: 'TF_VAR_generate_reserved_concurrency', functionName: 'env-generate' });
-      expect(resolveConcurrency({ defaults, env, terraformArgs: ['-var', 'generate_reserved_concurrency=-1', '-var', 'name_prefix=tf'] })).to.deep.equal({
-        reserved: -1,
-        source: '-var',
-        functionName: 'tf-generate',
+    it('takes -var, else TF_VAR_*, else the default', () => {
+      const env = { TF_VAR_max_model_calls_in_flight: '3', TF_VAR_model_call_min_seconds: '7' };
+      expect(resolveSpend({ defaults })).to.deep.equal({ callsInFlight: 4, callsInFlightSource: 'default', minCallSeconds: 5, minCallSecondsSource: 'default' });
+      expect(resolveSpend({ defaults, env })).to.deep.equal({
+        callsInFlight: 3,
+        callsInFlightSource: 'TF_VAR_max_model_calls_in_flight',
+        minCallSeconds: 7,
+        minCallSecondsSource: 'TF_VAR_model_call_min_seconds',
       });
-      expect(resolveConcurrency({ defaults, env, reservedConcurrency: '10', namePrefix: 'flag', terraformArgs: ['-var', 'generate_reserved_concurrency=-1'] })).to.deep.equal({
-        reserved: 10,
-        source: '--reserved-concurrency',
-        functionName: 'flag-generate',
+      expect(resolveSpend({ defaults, env, terraformArgs: ['-var', 'max_model_calls_in_flight=20', '-var', 'model_call_min_seconds=0'] })).to.deep.equal({
+        callsInFlight: 20,
+        callsInFlightSource: '-var',
+        minCallSeconds: 0,
+        minCallSecondsSource: '-var',
       });
     });
 
     it('says that a -var-file is not read', () => {
-      expect(resolveConcurrency({ defaults, terraformArgs: ['-var-file=prod.tfvars'] }).note).to.equal(
-        '-var-file prod.tfvars not read: if it sets generate_reserved_concurrency or name_prefix, pass --reserved-concurrency=<n> / --name-prefix',
+      expect(resolveSpend({ defaults, terraformArgs: ['-var-file=prod.tfvars'] }).note).to.equal(
+        '-var-file prod.tfvars not read: if it sets max_model_calls_in_flight or model_call_min_seconds, pass them with -var',
       );
     });
 
-    it("refuses what the variable's validation refuses", () => {
-      for (const bad of ['0', '1001', '2.5', '-2', 'four', '']) {
-        expect(() => resolveConcurrency({ defaults, reservedConcurrency: bad }), bad).to.throw(RangeError, /must be -1 \(no reservation\) or an integer between 1 and 1000/);
+    it("refuses what the variables' validation refuses", () => {
+      for (const bad of ['1', '1001', '2.5', '-2', 'four', '']) {
+        expect(() => resolveSpend({ defaults, terraformArgs: ['-var', `max_model_calls_in_flight=${bad}`] }), bad).to.throw(
+          RangeError,
+          /^max_model_calls_in_flight must be an integer between 2 and 1000 but received .* \(-var\)$/,
+        );
       }
-      expect(() => resolveConcurrency({ defaults, terraformArgs: ['-var', 'generate_reserved_concurrency=0'] })).to.throw(RangeError, 'but received "0" (-var)');
+      expect(() => resolveSpend({ defaults, env: { TF_VAR_model_call_min_seconds: '61' } })).to.throw(
+        RangeError,
+        'model_call_min_seconds must be an integer between 0 and 60 but received "61" (TF_VAR_model_call_min_seconds)',
+      );
     });
   });
 
-  describe('the command line (AWS_ENDPOINT_URL_BEDROCK, AWS_ENDPOINT_URL_LAMBDA, default credential chain, exit codes)', () => {
+  describe('the command line (AWS_ENDPOINT_URL_BEDROCK, default credential chain, exit codes)', () => {
     let standIn: ControlStandIn;
-    let lambda: LambdaControlStandIn;
-    let smallAccount: LambdaControlStandIn;
 
     before(async () => {
       standIn = await start();
-      lambda = await startLambda();
-      smallAccount = await startLambda({ concurrentExecutions: 10 });
     });
 
     const cli = async (
@@ -320,7 +248,6 @@ describe('scripts/preflight through the SDK and the control-plane stand-in', fun
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         AWS_ENDPOINT_URL_BEDROCK: standIn.endpoint,
-        AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
         AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
         // Keep the developer's own AWS configuration out of the test.
@@ -370,39 +297,32 @@ describe('scripts/preflight through the SDK and the control-plane stand-in', fun
       expect(stdout.trim().split('\n').at(-1)).to.equal('preflight could not check us.stability.stable-image-control-sketch-v1:0 in us-east-1; see ? above');
     });
 
-    it('exits 1 on an account whose concurrency limit is 10, with the -1 advice', async () => {
-      const { code, stdout } = await cli(['--model', SKETCH], { AWS_ENDPOINT_URL_LAMBDA: smallAccount.endpoint });
-      expect(code).to.equal(1);
-      expect(stdout).to.include("  ✗ lambda    the account's Lambda concurrency limit in us-east-1 is 10: ");
-      expect(stdout).to.include('Deploy with -var generate_reserved_concurrency=-1 (npm run deploy -- -var generate_reserved_concurrency=-1)');
-    });
-
-    it('reads -var generate_reserved_concurrency=-1 after -- (as npm run deploy passes it) and TF_VAR_generate_reserved_concurrency', async () => {
-      const calls = smallAccount.calls.length;
-      const viaVar = await cli(['--model', SKETCH, '--', '-var', 'alarm_email=a@b.co', '-var', 'generate_reserved_concurrency=-1', '-auto-approve'], { AWS_ENDPOINT_URL_LAMBDA: smallAccount.endpoint });
+    it('prints the spend ceiling of the defaults, of -var after -- (as npm run deploy passes it), and of TF_VAR_*', async () => {
+      const defaults = await cli(['--model', SKETCH]);
+      expect(defaults.code).to.equal(0);
+      expect(defaults.stdout).to.include('  · spend     at most 2,880 model calls, 2,880 images, $201.60 per hour (max_model_calls_in_flight=4 (default), model_call_min_seconds=5 (default);');
+      const viaVar = await cli(['--model', SKETCH, '--', '-var', 'alarm_email=a@b.co', '-var', 'max_model_calls_in_flight=10', '-auto-approve']);
       expect(viaVar.code).to.equal(0);
-      expect(viaVar.stdout).to.include('  ✓ lambda    generate_reserved_concurrency=-1 (-var): the deploy reserves no concurrency for icp-generate');
-      const viaEnv = await cli(['--model', SKETCH], { AWS_ENDPOINT_URL_LAMBDA: smallAccount.endpoint, TF_VAR_generate_reserved_concurrency: '-1' });
-      expect(viaEnv.code).to.equal(0);
-      expect(smallAccount.calls.length).to.equal(calls);
+      expect(viaVar.stdout).to.include('at most 7,200 model calls, 7,200 images, $504.00 per hour (max_model_calls_in_flight=10 (-var), model_call_min_seconds=5 (default);');
+      const viaEnv = await cli(['--model', SKETCH], { TF_VAR_model_call_min_seconds: '10' });
+      expect(viaEnv.stdout).to.include('at most 1,440 model calls, 1,440 images, $100.80 per hour (max_model_calls_in_flight=4 (default), model_call_min_seconds=10 (TF_VAR_model_call_min_seconds);');
     });
 
     it('through npm exactly as scripts/deploy.ts runs it', async () => {
       const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
       const { code, stdout } = await cli(
-        ['--silent', '--', '--', '-var', 'generate_reserved_concurrency=2', '-var', 'name_prefix=shop', '-auto-approve'],
+        ['--silent', '--', '--', '-var', 'max_model_calls_in_flight=2', '-var', 'name_prefix=shop', '-auto-approve'],
         { ICP_MODEL_ID: SKETCH },
         [npm, 'run', 'preflight'],
       );
       expect(code).to.equal(0);
-      expect(stdout).to.include("  ✓ lambda    generate_reserved_concurrency=2 (-var) fits: the account's limit in us-east-1 is 1000, 1000 unreserved; at least 100 must stay unreserved");
-      expect(lambda.calls.filter((c) => c.operation === 'GetFunctionConcurrency').at(-1)!.functionName).to.equal('shop-generate');
+      expect(stdout).to.include('  · spend     at most 1,440 model calls, 1,440 images, $100.80 per hour (max_model_calls_in_flight=2 (-var), model_call_min_seconds=5 (default);');
     });
 
-    it('exits 2 for a reservation the stack would refuse, and for arguments before --', async () => {
-      const bad = await cli(['--model', SKETCH, '--reserved-concurrency=0']);
+    it('exits 2 for a setting the stack would refuse, and for arguments before --', async () => {
+      const bad = await cli(['--model', SKETCH, '--', '-var', 'max_model_calls_in_flight=1']);
       expect(bad.code).to.equal(2);
-      expect(bad.stderr).to.include('preflight: generate_reserved_concurrency must be -1 (no reservation) or an integer between 1 and 1000 but received "0" (--reserved-concurrency)');
+      expect(bad.stderr).to.include('preflight: max_model_calls_in_flight must be an integer between 2 and 1000 but received "1" (-var)');
       const stray = await cli(['--model', SKETCH, '-auto-approve']);
       expect(stray.code).to.equal(2);
       const positional = await cli(['apply']);
