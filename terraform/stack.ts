@@ -7,21 +7,27 @@ import { LocalBackend, Op, TerraformOutput, TerraformStack, Token } from 'cdktf'
 import type { Construct } from 'constructs';
 import { JOB_TRIGGER, Staging } from '../functions/core/layout.js';
 import { findModel, invokeResourceArns } from '../functions/core/models/catalogue.js';
-import { Env, IntegerSettings, Queueing } from '../functions/core/settings.js';
+import { Stage } from '../functions/core/outcome.js';
+import { Env, IntegerSettings, Metrics, Queueing } from '../functions/core/settings.js';
+import { awsS3CpCommand } from '../scripts/cli/aws-command.js';
 import { locateBuildOutput } from './build-output.js';
 import { DeadLetterQueue } from './constructs/dead-letter-queue.js';
 import { HardenedBucket } from './constructs/hardened-bucket.js';
 import { NodeLayer } from './constructs/node-layer.js';
 import { type Grant, PipelineFunction } from './constructs/pipeline-function.js';
 import { QUEUE_CONSUMER_ACTIONS, StageQueue } from './constructs/stage-queue.js';
+import { Monitoring } from './monitoring.js';
 import { ceilingExpressions, imagesPerCall } from './spend.js';
 import type { SynthConfig } from './synth-config.js';
 import { declareVariables, GENERATE_TIMEOUT_MARGIN_S } from './variables.js';
 
 export const STACK_NAME = 'image-conditioning-pipeline';
 
-/** The metric generate publishes once per model call (CloudWatch embedded metric format), and its dimension. */
-export const MODEL_CALLS_METRIC = { namespace: 'ImageConditioningPipeline', name: 'ModelCalls', dimensions: { service: 'generate' } } as const;
+/** The metric generate publishes with each outcome, its model calls (CloudWatch embedded metric format), and its dimension. */
+export const MODEL_CALLS_METRIC = { namespace: Metrics.NAMESPACE, name: Metrics.MODEL_CALLS, dimensions: { service: Stage.GENERATE } } as const;
+
+/** The prompt of the upload_command output. */
+export const UPLOAD_COMMAND_PROMPT = 'a tiger as a hand drawn sketch';
 
 /** Statement id of each role's grant on the queue its function consumes. */
 export const CONSUME_QUEUE_SID = 'ConsumeOwnQueue';
@@ -163,6 +169,8 @@ export class PipelineStack extends TerraformStack {
     const bucketKey = (...buckets: HardenedBucket[]) => ({ keyArn: kmsKeyArn, region: props.region, bucketArns: buckets.map((b) => b.bucket.arn) });
     const stagingArn = staging.bucket.arn;
     const logRetentionDays = vars.logRetentionDays.numberValue;
+    // Both functions: Lambda's JSON log format at log_level, and X-Ray tracing while tracing_enabled.
+    const telemetry = { logLevel: vars.logLevel.stringValue, tracingEnabled: vars.tracingEnabled.booleanValue };
     // Each function reads and deletes the messages of its own queue only; SQS itself moves a
     // message to the dead-letter queue, so neither role may send anywhere.
     const consume = (stage: StageQueue): Grant => ({ sid: CONSUME_QUEUE_SID, actions: [...QUEUE_CONSUMER_ACTIONS], resources: [stage.queue.arn] });
@@ -179,6 +187,7 @@ export class PipelineStack extends TerraformStack {
       memorySize: vars.prepareMemoryMb.numberValue,
       timeout: vars.prepareTimeoutS.numberValue,
       logRetentionDays,
+      ...telemetry,
       bucketKey: bucketKey(input, staging),
       layers: [sharp.layer.arn],
       environment: {
@@ -213,7 +222,10 @@ export class PipelineStack extends TerraformStack {
       memorySize: vars.generateMemoryMb.numberValue,
       timeout: vars.generateTimeoutS.numberValue,
       logRetentionDays,
+      ...telemetry,
       bucketKey: bucketKey(staging, output),
+      // The contact sheet is drawn with sharp, loaded with the first one.
+      layers: [sharp.layer.arn],
       environment: {
         [Env.OUTPUT_BUCKET]: output.bucket.bucket,
         [Env.MODEL_ID]: vars.modelId.stringValue,
@@ -285,6 +297,17 @@ export class PipelineStack extends TerraformStack {
       okActions: alarmActions,
     }).overrideLogicalId('model_calls');
 
+    new Monitoring(this, 'monitoring', {
+      namePrefix,
+      region: vars.region.stringValue,
+      modelId: vars.modelId.stringValue,
+      functions: { prepare, generate },
+      queues: { prepare: prepareQueue.queue.name, generate: generateQueue.queue.name, deadLetters: deadLetters.queue.name },
+      alarmActions,
+      failureRatioAlarm: vars.failureRatioAlarm.numberValue,
+      failureRatioWindowS: vars.failureRatioWindowS.numberValue,
+    });
+
     // The whole account's cost, not the Project tag's: Bedrock bills on-demand calls to a foundation
     // model or a system inference profile without any resource tag, so a tag filter would miss
     // almost all of this pipeline's spend (the model is 99.8 % of it, see README "Cost").
@@ -342,8 +365,11 @@ export class PipelineStack extends TerraformStack {
         description: `Most an hour of model calls can cost, in US dollars, at $${findModel(props.modelId)?.pricePerImage} per picture (${props.modelId}, list price).`,
       },
       upload_command: {
-        value: `aws s3 cp photo.jpg s3://${input.bucket.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"`,
-        description: 'AWS CLI command that uploads photo.jpg with a prompt and so starts a job.',
+        // The CLI's JSON form of --metadata: its shorthand (prompt="…") breaks a prompt at commas.
+        // Built for a stand-in name, then given the bucket's: a Terraform reference would be quoted as
+        // a whole, and a bucket name (a-z, 0-9, '.', '-') needs no quoting in a shell.
+        value: awsS3CpCommand({ file: 'photo.jpg', bucket: 'input-bucket', metadata: { prompt: UPLOAD_COMMAND_PROMPT } }).replace('s3://input-bucket/', `s3://${input.bucket.bucket}/`),
+        description: 'AWS CLI command that uploads photo.jpg with a prompt (metadata in the CLI\'s JSON form, which takes any prompt) and so starts a job.',
       },
     };
     for (const [name, { value, description }] of Object.entries(outputs)) {

@@ -37,6 +37,10 @@ export interface PipelineVariables {
   readonly queueAgeAlarmS: TerraformVariable;
   readonly monthlyBudgetUsd: TerraformVariable;
   readonly logRetentionDays: TerraformVariable;
+  readonly logLevel: TerraformVariable;
+  readonly tracingEnabled: TerraformVariable;
+  readonly failureRatioAlarm: TerraformVariable;
+  readonly failureRatioWindowS: TerraformVariable;
   readonly alarmEmail: TerraformVariable;
 }
 
@@ -54,6 +58,9 @@ export const GENERATE_TIMEOUT_MARGIN_S = 30;
 
 /** The retention periods CloudWatch Logs accepts, in days (0 would mean "never expire" and is left out on purpose). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+/** The levels of Lambda's application_log_level (advanced logging controls), lowest first. */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 
 const hcl = (values: readonly string[]): string => `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
 
@@ -362,11 +369,52 @@ export const declareVariables = (scope: Construct, synth: SynthConfig): Pipeline
         },
       ],
     }),
+    logLevel: variable('log_level', {
+      type: 'string',
+      default: 'INFO',
+      description: `Lowest level of the functions' log lines that reaches CloudWatch Logs (Lambda's application_log_level, which Powertools Logger follows). Possible values: ${LOG_LEVELS.join(', ')}.`,
+      validation: [
+        {
+          condition: `\${contains(${hcl(LOG_LEVELS)}, var.log_level)}`,
+          errorMessage: `log_level must be one of: ${LOG_LEVELS.join(', ')}.`,
+        },
+      ],
+    }),
+    tracingEnabled: variable('tracing_enabled', {
+      type: 'bool',
+      default: false,
+      description:
+        'Whether both functions send traces to AWS X-Ray (active tracing; Powertools Tracer records each S3 and Bedrock call as a subsegment). Off by default: the tracer adds about 120 ms to a cold start, and traces are billed.',
+    }),
+    failureRatioAlarm: variable('failure_ratio_alarm', {
+      type: 'number',
+      default: 0.2,
+      description:
+        'Share of failed outcomes (metric Outcomes, outcome=failed, over all outcomes) in failure_ratio_window_s above which the <name_prefix>-failure-ratio alarm fires, a number above 0 and at most 1.',
+      validation: [
+        {
+          condition: '${var.failure_ratio_alarm > 0 && var.failure_ratio_alarm <= 1}',
+          errorMessage: 'failure_ratio_alarm must be a number above 0 and at most 1.',
+        },
+      ],
+    }),
+    failureRatioWindowS: variable('failure_ratio_window_s', {
+      type: 'number',
+      default: 3600,
+      description:
+        'The window, in seconds, over which the <name_prefix>-failure-ratio alarm compares failed outcomes with all outcomes: a multiple of 60 from 300 to 86400.',
+      validation: [
+        {
+          condition: '${var.failure_ratio_window_s >= 300 && var.failure_ratio_window_s <= 86400 && floor(var.failure_ratio_window_s / 60) * 60 == var.failure_ratio_window_s}',
+          errorMessage: 'failure_ratio_window_s must be a multiple of 60 from 300 to 86400.',
+        },
+      ],
+    }),
     alarmEmail: variable('alarm_email', {
       type: 'string',
       default: '',
       description:
-        'E-mail address told (through an SNS topic) when an alarm fires: messages in the dead-letter queue, a stage\'s queue not draining, model calls per hour over model_calls_alarm_per_hour; also the monthly budget\'s address. AWS sends a confirmation message first, which must be accepted. Empty means no topic, no e-mail and no budget; the CloudWatch alarms exist either way.',
+        'E-mail address told (through an SNS topic) when an alarm fires: messages in the dead-letter queue, a stage\'s queue not draining, model calls per hour over model_calls_alarm_per_hour, the failure ratio over failure_ratio_alarm, sustained Bedrock throttling, function errors; also the monthly budget\'s address. AWS sends a confirmation message first, which must be accepted. Empty means no topic, no e-mail and no budget; the CloudWatch alarms exist either way.',
       validation: [
         {
           condition: '${var.alarm_email == "" || can(regex("^[^@ ]+@[^@ ]+[.][^@ ]+$", var.alarm_email))}',

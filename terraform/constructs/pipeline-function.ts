@@ -3,7 +3,7 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy/index.js';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
-import { AssetType, Fn, Op, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, type IResolvable, Op, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { directoryHash } from '../content-hash.js';
 
@@ -74,6 +74,21 @@ export interface PipelineFunctionProps {
    * @default - no KMS permissions
    */
   readonly bucketKey?: BucketKeyProps;
+  /**
+   * Lambda's advanced logging controls: JSON log format into the function's own
+   * log group, system logs from WARN, and this application log level (a `var.*`
+   * token), which Lambda passes as AWS_LAMBDA_LOG_LEVEL and Powertools Logger
+   * obeys before any other setting.
+   * @default - the text format, no level filtering
+   */
+  readonly logLevel?: string;
+  /**
+   * Whether the function sends traces to X-Ray (a `var.*` token): active tracing,
+   * POWERTOOLS_TRACE_ENABLED for the handler, and the X-Ray write statement in the
+   * role, which exists only while tracing is on (decided by Terraform).
+   * @default - no tracing configuration, no X-Ray permissions
+   */
+  readonly tracingEnabled?: boolean | IResolvable;
 }
 
 export interface BucketKeyProps {
@@ -93,6 +108,19 @@ export interface BucketKeyProps {
 
 /** Statement id of the role's KMS statement, present only when a key is configured. */
 export const KMS_STATEMENT_SID = 'UseBucketKeyThroughS3';
+
+/** Statement id of the role's X-Ray statement, present only while tracing is enabled. */
+export const XRAY_STATEMENT_SID = 'WriteTraces';
+
+/**
+ * What a function needs to send traces (AWS's AWSXRayDaemonWriteAccess, less the sampling reads the
+ * Node.js tracer does not make). X-Ray supports no resource-level permissions for these: the
+ * statement's resource must be "*".
+ */
+export const XRAY_WRITE_ACTIONS = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] as const;
+
+/** The environment variable Powertools Tracer (functions/aws/telemetry.ts) is switched on by. */
+export const TRACE_ENABLED_ENV = 'POWERTOOLS_TRACE_ENABLED';
 
 /**
  * A Lambda function with its own role, inline policy and log group.
@@ -155,11 +183,13 @@ export class PipelineFunction extends Construct {
       })),
     });
     permissions.overrideLogicalId(`${id}_permissions`);
+    // Statements Terraform decides on: dynamic blocks over lists of zero or one element.
+    const dynamicStatements: Record<string, unknown>[] = [];
     if (props.bucketKey) {
       // A statement that exists only when the key ARN is non-empty: a dynamic block
       // over a list of zero or one key, so the role never names an empty resource.
       const { keyArn, region, bucketArns } = props.bucketKey;
-      permissions.addOverride('dynamic.statement', {
+      dynamicStatements.push({
         // The literal goes first: cdktf renders a falsy right operand as `undefined`.
         for_each: Fn.conditional(Op.eq('', keyArn), [], [keyArn]),
         content: {
@@ -178,6 +208,22 @@ export class PipelineFunction extends Construct {
           ],
         },
       });
+    }
+    if (props.tracingEnabled !== undefined) {
+      dynamicStatements.push({
+        for_each: Fn.conditional(props.tracingEnabled, ['xray'], []),
+        content: {
+          sid: XRAY_STATEMENT_SID,
+          effect: 'Allow',
+          actions: [...XRAY_WRITE_ACTIONS],
+          // The one resource X-Ray's write actions take (no resource-level permissions).
+          resources: ['*'],
+        },
+      });
+    }
+    if (dynamicStatements.length > 0) {
+      // JSON syntax for several blocks of one type: an array.
+      permissions.addOverride('dynamic.statement', dynamicStatements.length === 1 ? dynamicStatements[0] : dynamicStatements);
     }
 
     const rolePolicy = (this.rolePolicy = new IamRolePolicy(this, 'role-policy', {
@@ -206,7 +252,19 @@ export class PipelineFunction extends Construct {
       // maximum_concurrency caps the function without taking from the account's concurrency.
       reservedConcurrentExecutions: -1,
       layers: props.layers ? [...props.layers] : undefined,
-      environment: { variables: { ...props.environment } },
+      environment: {
+        variables: {
+          ...props.environment,
+          // tostring(), not a conditional: "true" or "false", and the local runner evaluates it.
+          ...(props.tracingEnabled !== undefined ? { [TRACE_ENABLED_ENV]: Token.asString(Fn.tostring(props.tracingEnabled)) } : {}),
+        },
+      },
+      tracingConfig:
+        props.tracingEnabled !== undefined ? { mode: Token.asString(Fn.conditional(props.tracingEnabled, 'Active', 'PassThrough')) } : undefined,
+      loggingConfig:
+        props.logLevel !== undefined
+          ? { logFormat: 'JSON', applicationLogLevel: props.logLevel, systemLogLevel: 'WARN', logGroup: this.logGroup.name }
+          : undefined,
       // Without the group, Lambda would create one without retention; without the
       // policy, the first invocations could run before the role may do anything.
       dependsOn: [this.logGroup, rolePolicy],

@@ -47,6 +47,18 @@ const isTlsOnlyDeny = (statement: Statement): boolean =>
   canonical(statement.principals) === canonical([{ type: '*', identifiers: ['*'] }]) &&
   canonical(statement.condition) === canonical([{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }]);
 
+/**
+ * The one Allow on resource "*" a role may have: X-Ray's two write actions, which support no
+ * resource-level permissions (the Service Authorization Reference lists no resource type for
+ * them), so "*" is the only resource they can be granted on. Exactly those two actions: any
+ * other action in the statement would be granted on everything too.
+ */
+const isXrayWrite = (statement: Statement): boolean =>
+  statement.effect === 'Allow' &&
+  canonical([...statement.actions].sort()) === canonical(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']) &&
+  canonical(statement.resources) === canonical(['*']) &&
+  statement.condition === undefined;
+
 const SYNTH_CONFIGS: readonly SynthConfig[] = [DEFAULT_SYNTH, { modelId: 'us.stability.stable-image-control-sketch-v1:0', region: 'us-west-2' }];
 
 for (const synth of SYNTH_CONFIGS) {
@@ -130,6 +142,8 @@ for (const synth of SYNTH_CONFIGS) {
             expect(statement.resources, `${id} ${statement.sid}`).to.be.an('array').that.is.not.empty;
             for (const resource of statement.resources ?? []) {
               checked += 1;
+              // X-Ray's write actions take no resource but "*" (see isXrayWrite).
+              if (isXrayWrite(statement)) continue;
               expect(resource, `${id} ${statement.sid}`).to.not.equal('*');
               if (resource.includes('*') && !isTlsOnlyDeny(statement)) {
                 expect(SCOPED_WILDCARD.some((pattern) => pattern.test(resource)), `${id} ${statement.sid}: ${resource}`).to.equal(true);
@@ -138,6 +152,15 @@ for (const synth of SYNTH_CONFIGS) {
           }
         }
         expect(checked).to.be.above(10);
+      });
+
+      it('the X-Ray exception: each role\'s only "*" is X-Ray\'s two write actions, in a statement that exists only with tracing_enabled', () => {
+        for (const role of ['prepare', 'generate']) {
+          const doc = documentOf(resources('aws_iam_role_policy')[role]?.policy);
+          const everywhere = allStatements(doc).filter(({ statement }) => (statement.resources ?? []).includes('*'));
+          expect(everywhere.map(({ statement }) => isXrayWrite(statement)), role).to.deep.equal([true]);
+          expect(everywhere[0]!.dynamic, role).to.equal('${var.tracing_enabled ? ["xray"] : []}');
+        }
       });
 
       it('principals: only the Lambda service may assume roles, S3 only send to a queue for one bucket of this account; the only Deny is TLS-only', () => {
@@ -197,6 +220,7 @@ for (const synth of SYNTH_CONFIGS) {
           'WriteJobs',
           'WriteOwnLogs',
           'UseBucketKeyThroughS3',
+          'WriteTraces',
         ]);
         expect(roleStatements('generate').map((s) => s.sid)).to.have.members([
           'ConsumeOwnQueue',
@@ -211,6 +235,7 @@ for (const synth of SYNTH_CONFIGS) {
           ...(findModel(synth.modelId)?.inferenceProfile ? ['InvokeModelThroughProfile'] : []),
           'WriteOwnLogs',
           'UseBucketKeyThroughS3',
+          'WriteTraces',
         ]);
       });
 
@@ -343,7 +368,7 @@ for (const synth of SYNTH_CONFIGS) {
         const bucketsOf = { prepare: ['input', 'staging'], generate: ['staging', 'output'] };
         for (const [role, buckets] of Object.entries(bucketsOf)) {
           const doc = documentOf(resources('aws_iam_role_policy')[role]?.policy);
-          const dynamic = [doc.dynamic?.statement ?? []].flat();
+          const dynamic = [doc.dynamic?.statement ?? []].flat().filter((block) => block.content.sid === 'UseBucketKeyThroughS3');
           expect(dynamic, role).to.have.lengthOf(1);
           expect(dynamic[0]!.for_each).to.equal('${("" == var.kms_key_arn) ? [] : [var.kms_key_arn]}');
           expect(dynamic[0]!.content.resources).to.deep.equal(['${statement.value}']);

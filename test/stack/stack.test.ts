@@ -6,6 +6,9 @@ import { JOB_TRIGGER, Staging } from '../../functions/core/layout.js';
 import { invokeResourceArns } from '../../functions/core/models/catalogue.js';
 import { Env, IntegerSettings, Queueing } from '../../functions/core/settings.js';
 import { stackJsonPath } from '../../terraform/app.js';
+import { TRACE_ENABLED_ENV } from '../../terraform/constructs/pipeline-function.js';
+import { byReason, type Dashboard, type MetricWidget, WidgetTitle } from '../../terraform/dashboard.js';
+import { SAVED_QUERIES } from '../../terraform/monitoring.js';
 import type { SynthConfig } from '../../terraform/synth-config.js';
 import { DEFAULT_SYNTH, type PolicyDocument, type StackJson, type Statement, synthesize, writeStubDist } from './helpers.js';
 
@@ -25,6 +28,8 @@ interface LambdaFunction {
   layers?: string[];
   depends_on?: string[];
   environment: { variables: Record<string, string> };
+  logging_config?: Record<string, string>;
+  tracing_config?: Record<string, string>;
 }
 
 const ACCOUNT_ID = '${data.aws_caller_identity.current.account_id}';
@@ -88,7 +93,9 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         aws_sqs_queue_policy: ['prepare_queue', 'generate_queue'],
         aws_sqs_queue_redrive_allow_policy: ['dead_letters'],
         aws_lambda_event_source_mapping: ['prepare_queue', 'generate_queue'],
-        aws_cloudwatch_metric_alarm: ['dead_letters', 'prepare_queue', 'generate_queue', 'model_calls'],
+        aws_cloudwatch_metric_alarm: ['dead_letters', 'prepare_queue', 'generate_queue', 'model_calls', 'failure_ratio', 'model_throttles', 'prepare_errors', 'generate_errors'],
+        aws_cloudwatch_dashboard: ['pipeline'],
+        aws_cloudwatch_query_definition: ['upload_story', 'failures_by_reason', 'slowest_model_calls'],
         aws_budgets_budget: ['monthly'],
         aws_sns_topic: ['dead_letters'],
         aws_sns_topic_subscription: ['dead_letters'],
@@ -142,10 +149,28 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       expect(Queueing.GENERATE_BATCH_SIZE).to.equal(1);
     });
 
-    it('gives prepare the sharp layer and generate none', () => {
+    it('gives both functions the sharp layer (prepare decodes with it, generate draws the contact sheet)', () => {
       expect(fn('prepare').layers).to.deep.equal(['${aws_lambda_layer_version.sharp.arn}']);
-      expect(fn('generate').layers).to.equal(undefined);
+      expect(fn('generate').layers).to.deep.equal(['${aws_lambda_layer_version.sharp.arn}']);
     });
+
+    for (const id of ['prepare', 'generate'] as const) {
+      it(`${id} logs JSON into its own log group at log_level (system logs from WARN)`, () => {
+        expect(fn(id).logging_config).to.deep.equal({
+          log_format: 'JSON',
+          application_log_level: '${var.log_level}',
+          system_log_level: 'WARN',
+          log_group: `\${aws_cloudwatch_log_group.${id}.name}`,
+        });
+      });
+
+      it(`${id} traces to X-Ray only with tracing_enabled, and tells Powertools Tracer so`, () => {
+        expect(fn(id).tracing_config).to.deep.equal({ mode: '${var.tracing_enabled ? "Active" : "PassThrough"}' });
+        expect(fn(id).environment.variables[TRACE_ENABLED_ENV]).to.equal('${tostring(var.tracing_enabled)}');
+        // Powertools Logger follows AWS_LAMBDA_LOG_LEVEL (set by Lambda from log_level) before POWERTOOLS_LOG_LEVEL.
+        expect(fn(id).environment.variables).to.not.have.any.keys('POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL', 'AWS_LAMBDA_LOG_LEVEL');
+      });
+    }
 
     it('builds the sharp layer for nodejs22.x on arm64 from its own zip', () => {
       const layer = resource<Record<string, unknown>>('aws_lambda_layer_version', 'sharp');
@@ -170,6 +195,7 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         MAX_INPUT_PIXELS: String(IntegerSettings.MAX_INPUT_PIXELS.default),
         MAX_RECEIVE_COUNT: '${var.max_receive_count}',
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: '${tostring(var.tracing_enabled)}',
       });
       expect(IntegerSettings.MAX_INPUT_BYTES.default).to.equal(52_428_800);
       expect(IntegerSettings.MAX_INPUT_PIXELS.default).to.equal(60_000_000);
@@ -183,13 +209,14 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
         MAX_RECEIVE_COUNT: '${var.max_receive_count}',
         MIN_MODEL_CALL_MS: '${var.model_call_min_seconds * 1000}',
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: '${tostring(var.tracing_enabled)}',
       });
     });
 
-    it('sets only environment variables the functions read (settings.ts), besides NODE_OPTIONS', () => {
+    it('sets only environment variables the functions read (settings.ts), besides NODE_OPTIONS and Powertools\' tracing switch', () => {
       for (const id of ['prepare', 'generate'] as const) {
         for (const name of Object.keys(fn(id).environment.variables)) {
-          if (name !== 'NODE_OPTIONS') expect(Object.values(Env), `${id} ${name}`).to.include(name);
+          if (name !== 'NODE_OPTIONS' && name !== TRACE_ENABLED_ENV) expect(Object.values(Env), `${id} ${name}`).to.include(name);
         }
       }
     });
@@ -564,7 +591,8 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       it(`lets ${id} use the bucket key through S3 only, for its own buckets only, and only when kms_key_arn is set`, () => {
         const permissions = resource<{ policy: string }>('aws_iam_role_policy', id).policy;
         const doc = data<PolicyDocument>('aws_iam_policy_document', /aws_iam_policy_document\.(\w+)\.json/.exec(permissions)![1]!);
-        expect(doc.dynamic?.statement).to.deep.equal({
+        const dynamic = [doc.dynamic?.statement ?? []].flat();
+        expect(dynamic.find((block) => block.content.sid === 'UseBucketKeyThroughS3')).to.deep.equal({
           for_each: '${("" == var.kms_key_arn) ? [] : [var.kms_key_arn]}',
           content: {
             sid: 'UseBucketKeyThroughS3',
@@ -581,6 +609,19 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
             ],
           },
         });
+      });
+    }
+
+    for (const id of ['prepare', 'generate'] as const) {
+      it(`lets ${id} write traces to X-Ray only while tracing_enabled (X-Ray's write actions take no resource but "*")`, () => {
+        const permissions = resource<{ policy: string }>('aws_iam_role_policy', id).policy;
+        const doc = data<PolicyDocument>('aws_iam_policy_document', /aws_iam_policy_document\.(\w+)\.json/.exec(permissions)![1]!);
+        const dynamic = [doc.dynamic?.statement ?? []].flat();
+        expect(dynamic.find((block) => block.content.sid === 'WriteTraces')).to.deep.equal({
+          for_each: '${var.tracing_enabled ? ["xray"] : []}',
+          content: { sid: 'WriteTraces', effect: 'Allow', actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+        });
+        expect((doc.statement ?? []).flatMap((s) => s.actions).filter((a) => a.startsWith('xray:'))).to.deep.equal([]);
       });
     }
 
@@ -643,6 +684,10 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       queue_age_alarm_s: { type: 'number', default: 86400, validated: true },
       monthly_budget_usd: { type: 'number', default: 0, validated: true },
       log_retention_days: { type: 'number', default: 30, validated: true },
+      log_level: { type: 'string', default: 'INFO', validated: true },
+      tracing_enabled: { type: 'bool', default: false, validated: false },
+      failure_ratio_alarm: { type: 'number', default: 0.2, validated: true },
+      failure_ratio_window_s: { type: 'number', default: 3600, validated: true },
       alarm_email: { type: 'string', default: '', validated: true },
     };
 
@@ -698,8 +743,178 @@ describe('PipelineStack (synthesized cdk.tf.json)', () => {
       expect(stack.output.dead_letter_queue_arn?.value).to.equal('${aws_sqs_queue.dead_letters.arn}');
       expect(stack.output.redrive_command?.value).to.equal('aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dead_letters.arn}');
       expect(stack.output.upload_command?.value).to.equal(
-        'aws s3 cp photo.jpg s3://${aws_s3_bucket.input.bucket}/ --metadata prompt="a tiger as a hand drawn sketch"',
+        `aws s3 cp photo.jpg s3://\${aws_s3_bucket.input.bucket}/ --metadata '{"prompt":"a tiger as a hand drawn sketch"}'`,
       );
+    });
+  });
+
+  describe('operating it: dashboard, alarms, saved queries', () => {
+    const ACTIONS = '${aws_sns_topic.dead_letters[*].arn}';
+    const dashboardOf = (): Dashboard => {
+      const config = resource<{ dashboard_name: string; dashboard_body: string }>('aws_cloudwatch_dashboard', 'pipeline');
+      expect(config.dashboard_name).to.equal('${var.name_prefix}-pipeline');
+      // The body is JSON with Terraform references in strings, filled in by Terraform (terraform.test.ts validates it).
+      return JSON.parse(config.dashboard_body) as Dashboard;
+    };
+    const widget = (title: string): MetricWidget => {
+      const found = dashboardOf().widgets.find((w): w is MetricWidget => w.type === 'metric' && w.properties.title === title);
+      expect(found, title).to.not.equal(undefined);
+      return found!;
+    };
+    /** Each line as "namespace metric dim=value … [stat]" or the expression. */
+    const lines = (title: string): string[] =>
+      widget(title).properties.metrics.map((row) => {
+        const options = row.find((part) => typeof part === 'object') as { expression?: string; stat?: string } | undefined;
+        if (options?.expression) return options.expression;
+        const names = row.filter((part): part is string => typeof part === 'string');
+        const dims = [];
+        for (let i = 2; i < names.length; i += 2) dims.push(`${names[i]}=${names[i + 1]}`);
+        return [names[0], names[1], ...dims, ...(options?.stat ? [`[${options.stat}]`] : [])].join(' ');
+      });
+
+    it('draws the dashboard on a 24-column grid, every widget in the stack region, with no overlap', () => {
+      const widgets = dashboardOf().widgets;
+      expect(widgets.filter((w) => w.type === 'metric').map((w) => (w as MetricWidget).properties.title)).to.have.members(Object.values(WidgetTitle));
+      const cells = new Set<string>();
+      for (const w of widgets) {
+        expect(w.x + w.width, JSON.stringify(w)).to.be.at.most(24);
+        if (w.type === 'metric') expect(w.properties.region).to.equal('${var.region}');
+        for (let x = w.x; x < w.x + w.width; x++) {
+          for (let y = w.y; y < w.y + w.height; y++) {
+            expect(cells.has(`${x},${y}`), `overlap at ${x},${y}`).to.equal(false);
+            cells.add(`${x},${y}`);
+          }
+        }
+      }
+    });
+
+    it('shows uploads prepared and rejected and the outcomes by outcome, per hour', () => {
+      expect(widget(WidgetTitle.UPLOADS).properties).to.include({ period: 3600, stat: 'Sum' });
+      expect(lines(WidgetTitle.UPLOADS)).to.deep.equal([
+        'ImageConditioningPipeline UploadsPrepared service=prepare',
+        `SUM(${byReason('UploadsRejected', 3600)})`,
+        'ImageConditioningPipeline Outcomes service=generate outcome=succeeded',
+        'ImageConditioningPipeline Outcomes service=generate outcome=partial',
+        'ImageConditioningPipeline Outcomes service=generate outcome=failed',
+      ]);
+      expect(byReason('UploadsRejected', 3600)).to.equal(`SEARCH('{ImageConditioningPipeline,reason,service} MetricName="UploadsRejected"', 'Sum', 3600)`);
+    });
+
+    it('shows images and model calls per hour, model latency p50/p90, failures by reason and the estimated spend per hour and day', () => {
+      expect(widget(WidgetTitle.IMAGES).properties).to.include({ period: 3600, stat: 'Sum' });
+      expect(lines(WidgetTitle.IMAGES)).to.include.members([
+        'ImageConditioningPipeline ImagesGenerated service=generate',
+        'ImageConditioningPipeline ModelCalls service=generate',
+      ]);
+      expect(lines(WidgetTitle.LATENCY)).to.deep.equal([
+        'ImageConditioningPipeline ModelLatency service=generate [p50]',
+        'ImageConditioningPipeline ModelLatency service=generate [p90]',
+      ]);
+      expect(lines(WidgetTitle.FAILURES)).to.deep.equal([byReason('Failures', 3600)]);
+      expect(widget(WidgetTitle.SPEND_HOUR).properties).to.include({ period: 3600, stat: 'Sum' });
+      expect(widget(WidgetTitle.SPEND_DAY).properties).to.include({ period: 86400, stat: 'Sum' });
+      for (const title of [WidgetTitle.SPEND_HOUR, WidgetTitle.SPEND_DAY]) {
+        expect(lines(title)).to.deep.equal(['ImageConditioningPipeline EstimatedCostUsd service=generate']);
+      }
+    });
+
+    it('shows each stage queue\'s depth and oldest message, and the dead-letter queue\'s depth', () => {
+      for (const [title, queue] of [[WidgetTitle.PREPARE_QUEUE, 'prepare_queue'], [WidgetTitle.GENERATE_QUEUE, 'generate_queue']] as const) {
+        expect(lines(title)).to.deep.equal(
+          ['ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateAgeOfOldestMessage'].map(
+            (metric) => `AWS/SQS ${metric} QueueName=\${aws_sqs_queue.${queue}.name}`,
+          ),
+        );
+      }
+      expect(lines(WidgetTitle.DEAD_LETTERS)).to.deep.equal(['AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${aws_sqs_queue.dead_letters.name}']);
+    });
+
+    it('shows each function\'s errors, throttles and duration p50, p90 and max', () => {
+      for (const [title, id] of [[WidgetTitle.PREPARE_FUNCTION, 'prepare'], [WidgetTitle.GENERATE_FUNCTION, 'generate']] as const) {
+        const name = `FunctionName=\${aws_lambda_function.${id}.function_name}`;
+        expect(lines(title)).to.deep.equal([
+          `AWS/Lambda Errors ${name}`,
+          `AWS/Lambda Throttles ${name}`,
+          `AWS/Lambda Duration ${name} [p50]`,
+          `AWS/Lambda Duration ${name} [p90]`,
+          `AWS/Lambda Duration ${name} [Maximum]`,
+        ]);
+      }
+    });
+
+    it('alarms when the failed share of the outcomes in failure_ratio_window_s passes failure_ratio_alarm', () => {
+      const alarm = resource<Record<string, unknown>>('aws_cloudwatch_metric_alarm', 'failure_ratio');
+      expect(alarm).to.deep.include({
+        alarm_name: '${var.name_prefix}-failure-ratio',
+        threshold: '${var.failure_ratio_alarm}',
+        comparison_operator: 'GreaterThanThreshold',
+        evaluation_periods: 1,
+        treat_missing_data: 'notBreaching',
+        alarm_actions: ACTIONS,
+        ok_actions: ACTIONS,
+      });
+      const queries = alarm.metric_query as { id: string; expression?: string; return_data: boolean; metric?: Record<string, unknown> }[];
+      expect(queries.filter((q) => q.metric).map((q) => [q.id, q.metric])).to.deep.equal(
+        ['succeeded', 'partial', 'failed'].map((outcome) => [
+          outcome,
+          { namespace: 'ImageConditioningPipeline', metric_name: 'Outcomes', dimensions: { service: 'generate', outcome }, stat: 'Sum', period: '${var.failure_ratio_window_s}' },
+        ]),
+      );
+      expect(queries.filter((q) => q.return_data).map((q) => q.expression)).to.deep.equal(['IF(total > 0, FILL(failed, 0) / total, 0)']);
+      expect(queries.find((q) => q.id === 'total')?.expression).to.equal('FILL(succeeded, 0) + FILL(partial, 0) + FILL(failed, 0)');
+    });
+
+    it('alarms on Bedrock throttling of the model in each of three five-minute periods', () => {
+      expect(resource('aws_cloudwatch_metric_alarm', 'model_throttles')).to.deep.include({
+        alarm_name: '${var.name_prefix}-model-throttled',
+        namespace: 'AWS/Bedrock',
+        metric_name: 'InvocationThrottles',
+        dimensions: { ModelId: '${var.model_id}' },
+        statistic: 'Sum',
+        period: 300,
+        evaluation_periods: 3,
+        datapoints_to_alarm: 3,
+        threshold: 0,
+        comparison_operator: 'GreaterThanThreshold',
+        treat_missing_data: 'notBreaching',
+        alarm_actions: ACTIONS,
+        ok_actions: ACTIONS,
+      });
+    });
+
+    for (const id of ['prepare', 'generate'] as const) {
+      it(`alarms on ${id}'s errors in 3 of 5 minutes`, () => {
+        expect(resource('aws_cloudwatch_metric_alarm', `${id}_errors`)).to.deep.include({
+          alarm_name: `\${var.name_prefix}-${id}-errors`,
+          namespace: 'AWS/Lambda',
+          metric_name: 'Errors',
+          dimensions: { FunctionName: `\${aws_lambda_function.${id}.function_name}` },
+          statistic: 'Sum',
+          period: 60,
+          evaluation_periods: 5,
+          datapoints_to_alarm: 3,
+          threshold: 0,
+          comparison_operator: 'GreaterThanThreshold',
+          treat_missing_data: 'notBreaching',
+          alarm_actions: ACTIONS,
+          ok_actions: ACTIONS,
+        });
+      });
+    }
+
+    it('saves the three Logs Insights queries over the functions\' log groups, on the fields the functions log', () => {
+      const definitions = stack.resource.aws_cloudwatch_query_definition as Record<string, { name: string; query_string: string; log_group_names: string[] }>;
+      const groups = (...ids: string[]): string[] => ids.map((id) => `\${aws_cloudwatch_log_group.${id}.name}`);
+      expect(definitions.upload_story).to.deep.include({ name: '${var.name_prefix}/story of one upload', log_group_names: groups('prepare', 'generate') });
+      expect(definitions.upload_story!.query_string).to.match(/^\| filter key = "<upload key>"$/m).and.match(/^\| sort @timestamp asc$/m);
+      expect(definitions.failures_by_reason).to.deep.include({ name: '${var.name_prefix}/failures by reason', log_group_names: groups('prepare', 'generate') });
+      expect(definitions.failures_by_reason!.query_string).to.include('filter ispresent(reason) and level in ["WARN", "ERROR"]').and.include('by service, reason');
+      expect(definitions.slowest_model_calls).to.deep.include({ name: '${var.name_prefix}/slowest model calls', log_group_names: groups('generate') });
+      expect(definitions.slowest_model_calls!.query_string).to.include('| sort slowestCallMs desc\n| limit 20').and.include('coalesce(ModelLatency, 0)');
+      for (const [id, saved] of Object.entries(SAVED_QUERIES)) {
+        // Terraform would read "${" as an interpolation.
+        expect(saved.query, id).to.not.match(/[$%]\{/);
+      }
     });
   });
 

@@ -96,11 +96,11 @@ describe('terraform (offline: init from the provider mirror, validate, plan)', f
     expect(stdout).to.include('Success! The configuration is valid.');
   });
 
-  it('plans with the default variables, with a KMS key and alarm e-mail, and rejects bad values (terraform test)', async () => {
+  it('plans with the default variables, with a KMS key and alarm e-mail, with tracing and debug logs, and rejects bad values (terraform test)', async () => {
     const result = await workdir.terraform(['test', '-no-color'], { okExitCodes: [0, 1] });
     const report = `${result.stdout}\n${result.stderr}`;
     expect(result.exitCode, report).to.equal(0);
-    for (const run of ['defaults', 'queues_follow_their_variables', 'kms_key_and_alarm_email', 'rejects_bad_values']) {
+    for (const run of ['defaults', 'queues_follow_their_variables', 'kms_key_and_alarm_email', 'tracing_and_debug_logs', 'rejects_bad_values']) {
       expect(report).to.include(`run "${run}"... pass`);
     }
   });

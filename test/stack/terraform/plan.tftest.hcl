@@ -51,7 +51,7 @@ run "defaults" {
     )
     error_message = "the stage queues must keep messages 14 days, SSE-SQS, invisible for 6x the function timeout"
   }
-  # The functions' environments and the redrive policies name resources not known until apply:
+  # The functions' environments (POWERTOOLS_TRACE_ENABLED among them) and the redrive policies name resources not known until apply:
   # their values are checked on the synthesized JSON (stack.test.ts) and on moto (the rehearsal).
   assert {
     condition     = aws_cloudwatch_metric_alarm.model_calls.threshold == 2880 && aws_cloudwatch_metric_alarm.prepare_queue.threshold == 86400
@@ -91,6 +91,73 @@ run "defaults" {
   assert {
     condition     = aws_sqs_queue.dead_letters.sqs_managed_sse_enabled
     error_message = "the dead-letter queue must be encrypted"
+  }
+  assert {
+    condition = alltrue([
+      for f in [aws_lambda_function.prepare, aws_lambda_function.generate] :
+      f.logging_config[0].log_format == "JSON" && f.logging_config[0].application_log_level == "INFO" && f.logging_config[0].system_log_level == "WARN" &&
+      f.tracing_config[0].mode == "PassThrough"
+    ])
+    error_message = "both functions must log JSON at INFO and not trace by default"
+  }
+  assert {
+    condition = alltrue([
+      for doc in [data.aws_iam_policy_document.prepare_permissions, data.aws_iam_policy_document.generate_permissions] :
+      length([for s in doc.statement : s if s.sid == "WriteTraces"]) == 0
+    ])
+    error_message = "without tracing_enabled the roles must not mention X-Ray"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.failure_ratio.threshold == 0.2 &&
+      alltrue([for q in aws_cloudwatch_metric_alarm.failure_ratio.metric_query : q.metric[0].period == 3600 if length(q.metric) > 0]) &&
+      aws_cloudwatch_metric_alarm.model_throttles.evaluation_periods == 3 && aws_cloudwatch_metric_alarm.generate_errors.datapoints_to_alarm == 3
+    )
+    error_message = "the failure-ratio alarm must default to 0.2 over an hour, the throttling and error alarms to 3 periods"
+  }
+  assert {
+    condition     = aws_cloudwatch_dashboard.pipeline.dashboard_name == "icp-pipeline" && length(jsondecode(aws_cloudwatch_dashboard.pipeline.dashboard_body).widgets) == 12
+    error_message = "the dashboard must be named after name_prefix and hold its widgets"
+  }
+  assert {
+    condition     = aws_cloudwatch_query_definition.upload_story.name == "icp/story of one upload" && length(aws_cloudwatch_query_definition.failures_by_reason.log_group_names) == 2
+    error_message = "the saved queries must be named after name_prefix and read both log groups"
+  }
+}
+
+run "tracing_and_debug_logs" {
+  command = plan
+
+  variables {
+    tracing_enabled        = true
+    log_level              = "DEBUG"
+    failure_ratio_alarm    = 0.05
+    failure_ratio_window_s = 900
+  }
+
+  assert {
+    condition = alltrue([
+      for f in [aws_lambda_function.prepare, aws_lambda_function.generate] :
+      f.tracing_config[0].mode == "Active" && f.logging_config[0].application_log_level == "DEBUG"
+    ])
+    error_message = "tracing_enabled must turn on active tracing, log_level set the application log level"
+  }
+  assert {
+    condition = alltrue([
+      for doc in [data.aws_iam_policy_document.prepare_permissions, data.aws_iam_policy_document.generate_permissions] :
+      [
+        for s in [for s in doc.statement : s if s.sid == "WriteTraces"] :
+        toset(s.actions) == toset(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]) && toset(s.resources) == toset(["*"])
+      ] == [true]
+    ])
+    error_message = "with tracing_enabled both roles must be allowed X-Ray's two write actions"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.failure_ratio.threshold == 0.05 &&
+      alltrue([for q in aws_cloudwatch_metric_alarm.failure_ratio.metric_query : q.metric[0].period == 900 if length(q.metric) > 0])
+    )
+    error_message = "failure_ratio_alarm and failure_ratio_window_s must be applied"
   }
 }
 
@@ -212,6 +279,9 @@ run "rejects_bad_values" {
     generate_timeout_s            = 1000
     name_prefix                   = "Bad_Prefix"
     default_count                 = 6
+    log_level                     = "VERBOSE"
+    failure_ratio_alarm           = 0
+    failure_ratio_window_s        = 90
 
     output_noncurrent_version_expiration_days = 0
   }
@@ -231,6 +301,9 @@ run "rejects_bad_values" {
     var.generate_timeout_s,
     var.name_prefix,
     var.default_count,
+    var.log_level,
+    var.failure_ratio_alarm,
+    var.failure_ratio_window_s,
     var.output_noncurrent_version_expiration_days,
   ]
 }
