@@ -1,9 +1,10 @@
 /**
  * The table printed at the end of a batch: outcomes by reason, model calls, estimated cost and
- * time. Pure.
+ * time; and the functions' metrics of the run (formatMetricTotals). Pure.
  *
  * @module
  */
+import { describeTotal, type MetricTotal } from './emf';
 import { factsOf, formatUsd, outcomeLabel, type ManifestFacts, type ManifestJson } from './manifest-fields';
 import { formatDuration } from './progress';
 
@@ -59,4 +60,18 @@ export const formatSummary = (summary: BatchSummary): string => {
   const width = Math.max(...[...rows, ...totals].map(([label]) => label.length));
   const line = ([label, value]: [string, string]): string => `  ${label.padEnd(width)}  ${value}`;
   return ['outcome', ...rows.map(line), '', ...totals.map(line)].join('\n');
+};
+
+/**
+ * The metrics the functions emitted during the run, summed as CloudWatch sums them (from their
+ * EMF log lines, see emf.ts): the numbers the deployed dashboard would show for the same uploads.
+ * Metrics in `order` first, in that order; none at all → no section.
+ */
+export const formatMetricTotals = (totals: readonly MetricTotal[], order: readonly string[] = []): string => {
+  if (totals.length === 0) return '';
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  const sorted = [...totals].sort((a, b) => rank(a.name) - rank(b.name));
+  const namespaces = [...new Set(sorted.map((t) => t.namespace))];
+  const width = Math.max(...sorted.map((t) => t.name.length));
+  return [`metrics (as CloudWatch counts them; namespace ${namespaces.join(', ')})`, ...sorted.map((t) => `  ${t.name.padEnd(width)}  ${describeTotal(t)}`)].join('\n');
 };

@@ -13,16 +13,20 @@
  * where a bucket may be named by its logical id (input, staging, output).
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { isJobFileKey } from '../../functions/core/job';
 import { findModel } from '../../functions/core/models/catalogue';
+import { Metrics } from '../../functions/core/settings';
 import { ROOT } from '../build-functions';
 import { awsS3CpCommand, shellQuote } from '../cli/aws-command';
 import { describeOutcome, runBatch } from '../cli/batch';
+import { parseEmfLog, totalsOf } from '../cli/emf';
 import { checkMetadataSize, encodeMetadata, rawMetadata } from '../cli/metadata';
 import { findPhotos } from '../cli/photos';
+import { formatMetricTotals } from '../cli/summary';
 import { START_OPTIONS, START_USAGE } from '../cli/start-options';
 import { assignKeys } from '../cli/upload-key';
 import type { Fault } from './bedrock-standin';
@@ -34,6 +38,22 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const DEFAULT_PHOTO = join(ROOT, 'assets', 'original.jpg');
 const DEFAULT_PROMPT = 'a tiger as a hand drawn sketch';
+
+/**
+ * The metrics the functions wrote into their logs (EMF lines) since `since`, summed as CloudWatch
+ * would: the log files are appended to run after run, each EMF line carries its time.
+ */
+const metricsSince = (logDir: string, since: number): string => {
+  let files: string[] = [];
+  try {
+    files = readdirSync(logDir).filter((name) => name.endsWith('.log'));
+  } catch {
+    return '';
+  }
+  const metrics = files.flatMap((name) => parseEmfLog(readFileSync(join(logDir, name), 'utf8')));
+  const { NAMESPACE, ...names } = Metrics;
+  return formatMetricTotals(totalsOf(metrics, { since, namespace: NAMESPACE }), Object.values(names));
+};
 
 const report = async (pipeline: LocalPipeline, key: string, outDir: string, timeoutMs: number): Promise<boolean> => {
   const outcome = await pipeline.waitForOutcome(key, timeoutMs);
@@ -60,6 +80,7 @@ const main = async (): Promise<number> => {
     return 0;
   }
   const started = performance.now();
+  const startedAt = Date.now();
   const outDir = resolve(values.out ?? join(ROOT, 'out'));
   // Checked before anything starts: a bad pair, or more metadata than S3 takes.
   const raw = rawMetadata(values.prompt ?? DEFAULT_PROMPT, values.metadata ?? []);
@@ -143,6 +164,9 @@ const main = async (): Promise<number> => {
   } finally {
     await stop();
   }
+  // After stop(): the functions' last log lines are written by then.
+  const metrics = metricsSince(join(outDir, '.local', 'logs'), startedAt);
+  if (metrics) console.log(`\n${metrics}`);
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return ok ? 0 : 1;
 };
