@@ -27,7 +27,7 @@ export type ClaimState = (typeof ClaimState)[keyof typeof ClaimState];
 export interface Claim {
   readonly version: 1;
   readonly state: ClaimState;
-  /** Request id of the invocation that holds or held it. */
+  /** The queue message whose receive holds or held it. */
   readonly owner: string;
   /** The sequencer of the upload whose job holds or held it. */
   readonly sequencer?: string;
@@ -66,8 +66,8 @@ export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 export const judgeExistingClaim = (claim: Claim, now: Date, owner: string, sequencer: string): Verdict => {
   if (claim.state !== ClaimState.RUNNING) return Verdict.TAKE_OVER;
-  // Lambda retries an async event under the same request id, and only after the attempt has ended:
-  // a claim still "running" under this id was left by an attempt that crashed or was killed.
+  // A queue message is received again only after its visibility timeout, longer than the function's
+  // timeout, so its earlier receive has ended: a claim still "running" under it was left by a crash.
   if (claim.owner === owner) return Verdict.TAKE_OVER;
   if (Date.parse(claim.leaseUntil) <= now.getTime()) return Verdict.TAKE_OVER;
   return isNewer(sequencer, claim.sequencer ?? '') ? Verdict.BUSY : Verdict.DUPLICATE_RUNNING;

@@ -29,7 +29,12 @@ const tracing = enableTracing('generate', [s3, bedrock.client]);
 /** Time kept back at the end of an invocation to publish the outcome. */
 const WRITE_MARGIN_MS = 10_000;
 
-/** This invocation: who it is (a retry of a crashed attempt keeps the request id) and how long it may hold what it claims. */
+/**
+ * Who holds a claim or a folder, and until when. The owner is the queue message: SQS hands a
+ * message out again only after its visibility timeout, which the stack keeps at six times the
+ * function's timeout, so a message received again means its earlier receive has ended — crashed,
+ * timed out or failed — and what that receive still holds may be taken over at once.
+ */
 interface Invocation {
   readonly owner: string;
   readonly leaseUntil: Date;
@@ -171,12 +176,12 @@ const handleJobFile = async (object: CreatedObject, delivery: Delivery, invocati
   }
 };
 
-const handleMessage = async (record: SQSRecord, invocation: Invocation): Promise<void> => {
+const handleMessage = async (record: SQSRecord, invocation: Omit<Invocation, 'owner'>): Promise<void> => {
   const delivery = decodeDelivery(record, config.maxReceiveCount);
   for (const skipped of delivery.skipped) logger.info('skipped record', { ...skipped });
   for (const object of delivery.objects) {
     if (!isJobFileKey(object.key)) logger.warn('not a job file; check the staging notification filter', { jobFile: object.key });
-    else await handleJobFile(object, delivery, invocation);
+    else await handleJobFile(object, delivery, { ...invocation, owner: `message:${record.messageId}` });
   }
 };
 
@@ -185,8 +190,7 @@ export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   await tracing;
   const remaining = context.getRemainingTimeInMillis();
-  const invocation: Invocation = {
-    owner: context.awsRequestId,
+  const invocation = {
     leaseUntil: new Date(Date.now() + remaining),
     deadline: AbortSignal.timeout(Math.max(1000, remaining - WRITE_MARGIN_MS)),
   };

@@ -21,7 +21,7 @@ const NOW = new Date('2026-11-24T10:00:00.000Z');
 const claim = (overrides: Partial<Claim> = {}): Claim => ({
   version: 1,
   state: ClaimState.RUNNING,
-  owner: 'request-1',
+  owner: 'message:m-1',
   leaseUntil: '2026-11-24T10:05:00.000Z',
   invocations: 1,
   modelCalls: 0,
@@ -35,25 +35,25 @@ describe('core/claim', () => {
     const NEWER = '0055AED6DCD90281F0';
 
     it('a request another invocation holds within its lease, for the same upload, is a duplicate in progress', () => {
-      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'request-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
+      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'message:m-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
     });
 
     it('a newer upload of the same bytes and settings waits for the holder instead of being dropped', () => {
-      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'request-2', NEWER)).to.equal(Verdict.BUSY);
+      expect(judgeExistingClaim(claim({ sequencer: SEQ }), NOW, 'message:m-2', NEWER)).to.equal(Verdict.BUSY);
     });
 
     it('an older upload finding a newer one at work is a duplicate: its outcome could only be superseded', () => {
-      expect(judgeExistingClaim(claim({ sequencer: NEWER }), NOW, 'request-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
+      expect(judgeExistingClaim(claim({ sequencer: NEWER }), NOW, 'message:m-2', SEQ)).to.equal(Verdict.DUPLICATE_RUNNING);
     });
 
-    it("Lambda's retry of the same request id takes over a claim its crashed attempt left running", () => {
-      expect(judgeExistingClaim(claim(), NOW, 'request-1', SEQ)).to.equal(Verdict.TAKE_OVER);
+    it('the same queue message received again takes over a claim its crashed earlier receive left running', () => {
+      expect(judgeExistingClaim(claim(), NOW, 'message:m-1', SEQ)).to.equal(Verdict.TAKE_OVER);
     });
 
     it('takes over a claim whose lease has ended, one released after a transient failure, and a finished one (its answers are kept)', () => {
-      expect(judgeExistingClaim(claim({ leaseUntil: '2026-11-24T09:59:59.999Z' }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
-      expect(judgeExistingClaim(claim({ state: ClaimState.RELEASED }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
-      expect(judgeExistingClaim(claim({ state: ClaimState.DONE }), NOW, 'request-2', SEQ)).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ leaseUntil: '2026-11-24T09:59:59.999Z' }), NOW, 'message:m-2', SEQ)).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.RELEASED }), NOW, 'message:m-2', SEQ)).to.equal(Verdict.TAKE_OVER);
+      expect(judgeExistingClaim(claim({ state: ClaimState.DONE }), NOW, 'message:m-2', SEQ)).to.equal(Verdict.TAKE_OVER);
     });
   });
 

@@ -1,12 +1,16 @@
 /**
  * The fault matrix through the whole local pipeline: faults injected in the
  * Bedrock stand-in, retried (or not) by the bundles' real SDK client with its
- * configured standard retry strategy, then by the local Lambda host's async
- * retries (fast here: 50 ms instead of minutes), then the dead-letter file.
+ * configured standard retry strategy, then by the queue: a failed message is
+ * received again after its visibility timeout, up to max_receive_count times,
+ * then moved to the dead-letter queue.
  *
  * The stack's generate_timeout_s is set to 35 so that REQUEST_TIMEOUT_MS, which
  * the stack derives from it ((35 − 30) · 1000), is 5 s: a stand-in answer
- * delayed 6 s is then slower than the request timeout.
+ * delayed 6 s is then slower than the request timeout. The visibility timeout
+ * (6 × 35 s) runs at a twentieth of real time, 10.5 s: still longer than any
+ * invocation here, as the real one is longer than the function's timeout. The
+ * functions' pacing of model calls is off: these tests count calls, not time.
  */
 import { expect } from 'chai';
 import { jobIdFor } from '../../functions/core/job';
@@ -39,14 +43,14 @@ interface Run {
 
 describe('reliability: faults injected in the model endpoint', function () {
   this.timeout(120_000);
-  const harness = useHarness('faults', { variables: { generate_timeout_s: 35 } });
+  const harness = useHarness('faults', { variables: { generate_timeout_s: 35, model_call_min_seconds: 0 }, timeScale: 0.05 });
   let config: ReturnType<ReturnType<typeof harness>['generateConfig']>;
-  let lambdaRetries: number;
   const runs: Run[] = [];
 
-  before(() => {
+  before(async () => {
     config = harness().generateConfig();
-    lambdaRetries = harness().pipeline.wiring.functions.generate!.maximumRetryAttempts;
+    // S3's test message for each notification is the first thing the queues deliver: let it pass first.
+    await harness().pipeline.idle();
   });
 
   /** Uploads a picture with its own prompt under `faults`, waits until everything is quiet, and collects what happened. */
@@ -105,9 +109,9 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(r.manifest?.outcome).to.equal('failed');
     // A failed outcome is error.json and the manifest, nothing else: no pictures, and no edge mask any more.
     const keys = outputKeys(r.key);
-    expect(r.manifest?.outputs).to.deep.equal({ images: [], edges: null, error: keys.error });
+    expect(r.manifest?.outputs).to.deep.equal({ images: [], edges: null, contactSheet: null, error: keys.error });
     expect(r.outputs).to.deep.equal([keys.error, keys.manifest].sort());
-    // Handled, not thrown: one invocation, no Lambda retry, no dead letter.
+    // Handled, not thrown: one receive, no redelivery, no dead letter.
     expect(r.generate.map((o) => [o.ok, o.attempt])).to.deep.equal([[true, 1]]);
     expect(r.deadLetters).to.deep.equal([]);
   };
@@ -117,7 +121,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(config.requestTimeoutMs, 'REQUEST_TIMEOUT_MS = (generate_timeout_s − 30) · 1000').to.equal(5000);
     expect(config.modelMaxAttempts).to.equal(3);
     expect(config.maxModelCallsPerJob).to.equal(15);
-    expect(lambdaRetries).to.equal(2);
+    expect(config.maxReceiveCount).to.equal(5);
   });
 
   it('throttled for the first 2 calls (fewer than the SDK attempts): the SDK retries, the job succeeds with 3 calls', async () => {
@@ -126,7 +130,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     succeededFirstTime(r);
   });
 
-  it('throttled for as many calls as the SDK attempts (3): Lambda\'s retry takes the job over and succeeds, 4 calls in all', async () => {
+  it('throttled for as many calls as the SDK attempts (3): the message\'s next receive takes the job over and succeeds, 4 calls in all', async () => {
     const r = await run('throttle-3', [{ kind: 'throttle', times: 3 }]);
     expect(statuses(r)).to.deep.equal([429, 429, 429, 200]);
     expect(r.generate.map((o) => [o.ok, o.attempt])).to.deep.equal([
@@ -153,7 +157,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     });
   }
 
-  it('an answer slower than the request timeout: TimeoutError, not retried by the SDK (it may be billed), Lambda\'s retry makes the call again and succeeds', async () => {
+  it('an answer slower than the request timeout: TimeoutError, not retried by the SDK (it may be billed), the next receive makes the call again and succeeds', async () => {
     const r = await run('slow', [{ kind: 'delay', ms: 6000, times: 1 }]);
     expect(r.calls).to.have.length(2);
     expect(r.calls[0]!.delivered, 'the client stopped waiting for the first answer').to.equal(false);
@@ -163,13 +167,13 @@ describe('reliability: faults injected in the model endpoint', function () {
       [false, 1],
       [true, 2],
     ]);
-    expect(r.arrivals[1]!, 'the retry went out after the 5 s request timeout, before the 6 s answer').to.be.within(5000, 6000 + 2000);
+    expect(r.arrivals[1]!, 'the retry went out after the 5 s request timeout and the (compressed) visibility timeout').to.be.at.least(5000);
     expect(r.manifest?.outcome).to.equal('succeeded');
     expect(r.manifest?.modelCalls, 'both calls are on the meter').to.equal(2);
     expect(r.deadLetters).to.deep.equal([]);
   });
 
-  it('ModelTimeoutException (408), which the SDK does not retry: transient for the pipeline, so Lambda retries it', async () => {
+  it('ModelTimeoutException (408), which the SDK does not retry: transient for the pipeline, so the message is received again', async () => {
     const r = await run('model-timeout', [{ kind: 'status', status: 408, times: 1 }]);
     expect(statuses(r)).to.deep.equal([408, 200]);
     expect(r.generate.map((o) => [o.ok, o.attempt])).to.deep.equal([
@@ -222,45 +226,40 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(h.callsFor(prompt).map((c) => c.status)).to.deep.equal([403, 200]);
   });
 
-  it('a job that keeps failing transiently ends in the dead-letter file after Lambda\'s retries, within the call budget', async function () {
-    const attemptsPerInvocation = config.modelMaxAttempts;
-    const invocations = 1 + lambdaRetries;
-    // Which comes first with this configuration: Lambda's retry count or the per-job call budget?
-    const budgetLasts = attemptsPerInvocation * invocations <= config.maxModelCallsPerJob;
-    expect(budgetLasts, '3 SDK attempts × 3 Lambda invocations = 9 ≤ 15: the dead-letter queue comes first').to.equal(true);
+  it('a job that keeps failing transiently ends in the dead-letter queue after max_receive_count receives, with error.json RETRIES_EXHAUSTED, within the call budget', async function () {
+    const attemptsPerReceive = config.modelMaxAttempts;
+    const receives = config.maxReceiveCount;
+    // Which comes first with this configuration: the receive count or the per-job call budget?
+    const budgetLasts = attemptsPerReceive * receives <= config.maxModelCallsPerJob;
+    expect(budgetLasts, '3 SDK attempts × 5 receives = 15 ≤ 15: the dead-letter queue comes first').to.equal(true);
 
     const r = await run('always-503', [{ kind: 'status', status: 503, times: Infinity }]);
 
-    if (budgetLasts) {
-      expect(r.calls).to.have.length(attemptsPerInvocation * invocations);
-      expect(r.generate.map((o) => [o.ok, o.attempt])).to.deep.equal(Array.from({ length: invocations }, (_, i) => [false, i + 1]));
-      expect(r.generate.every((o) => o.error?.name === 'PipelineError' && /ServiceUnavailableException/.test(o.error.message))).to.equal(true);
-      expect(r.deadLetters).to.have.length(1);
-      const letter = r.deadLetters[0]!;
-      expect(letter).to.include({ functionId: 'generate', attempts: invocations });
-      expect(letter.event.Records[0]!.s3.object.key).to.match(/^jobs\/[0-9a-f]{32}\/job\.json$/);
-      // Nothing in the output bucket: the dead-letter queue (and its alarm) is where this one shows.
-      expect(r.manifest).to.equal(undefined);
-      expect(r.error).to.equal(undefined);
-    } else {
-      const calls = Math.floor(config.maxModelCallsPerJob / attemptsPerInvocation) * attemptsPerInvocation;
-      expect(r.calls).to.have.length(calls);
-      expect(r.error).to.include({ reason: 'CALL_BUDGET_EXHAUSTED' });
-      expect(r.deadLetters).to.deep.equal([]);
-    }
+    expect(r.calls).to.have.length(attemptsPerReceive * receives);
     expect(r.calls.length).to.be.at.most(config.maxModelCallsPerJob);
+    expect(r.generate.map((o) => [o.ok, o.attempt])).to.deep.equal(Array.from({ length: receives }, (_, i) => [false, i + 1]));
+    expect(r.deadLetters).to.have.length(1);
+    const letter = r.deadLetters[0]!;
+    expect(letter).to.include({ functionId: 'generate', attempts: receives });
+    expect(letter.event.Records[0]!.s3.object.key).to.match(/^jobs\/[0-9a-f]{32}\/job\.json$/);
+    // The last receive left the upload its outcome before the message went to the dead-letter queue.
+    expect(r.error).to.include({ reason: 'RETRIES_EXHAUSTED', stage: 'generate', attempts: receives });
+    expect(r.error.lastError).to.match(/^SERVICE_UNAVAILABLE: .*ServiceUnavailableException/);
+    expect(r.manifest?.outcome).to.equal('failed');
+    const keys = outputKeys(r.key);
+    expect(r.outputs).to.deep.equal([keys.error, keys.manifest].sort());
 
-    // The claim (claims/<jobId>/<fingerprint>.json in staging) kept the meter across invocations; a transient failure keeps no answer.
+    // The claim (claims/<jobId>/<fingerprint>.json in staging) kept the meter across receives; a transient failure keeps no answer.
     const h = harness();
     const jobId = jobIdFor(h.pipeline.buckets.input, r.key, r.eTag);
     const listed = await h.list(h.pipeline.buckets.staging, `claims/${jobId}/`);
     expect(listed).to.have.length(1);
     expect(listed[0]).to.match(new RegExp(`^claims/${jobId}/[0-9a-f]{24}\\.json$`));
     const claim = await h.getJson(h.pipeline.buckets.staging, listed[0]!);
-    expect(claim).to.include({ state: 'released', invocations, modelCalls: r.calls.length });
+    expect(claim).to.include({ state: 'released', invocations: receives, modelCalls: r.calls.length });
   });
 
-  it('one of several calls fails transiently (count 2 on a one-image model): Lambda\'s retry does not pay again for the picture already made', async function () {
+  it('one of several calls fails transiently (count 2 on a one-image model): the next receive does not pay again for the picture already made', async function () {
     if (config.adapter.calls({ prompt: 'x', controlMode: 'CANNY_EDGE', controlStrength: 0.7, count: 2, quality: 'standard' }, { width: 1024, height: 1024 }, new Uint8Array(), [1, 2]).length < 2) {
       this.skip(); // one call for all pictures (Titan, Nova): nothing to pay twice
     }
@@ -286,7 +285,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(r.manifest?.outcome).to.equal('partial');
     expect(r.error, 'pictures were made: no error.json').to.equal(undefined);
     const keys = outputKeys(r.key);
-    expect(r.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
+    expect(r.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, contactSheet: keys.contactSheet, error: null });
     expect(r.outputs).to.deep.equal([keys.image(1), keys.contactSheet, keys.edges, keys.manifest].sort());
     expect(r.manifest).to.include({ imagesMissing: 1, modelCalls: 2 });
     const failed = r.manifest.calls.filter((c: { failure?: unknown }) => c.failure);
@@ -295,7 +294,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     expect(failed[0].failure).to.include({ reason: 'MODEL_ERROR', permanent: true });
   });
 
-  it('a generate environment that dies mid-call (out of memory, runtime crash): Lambda\'s retry takes the job over and finishes it', async () => {
+  it('a generate environment that dies mid-call (out of memory, runtime crash): the message received again takes the job over and finishes it', async () => {
     const h = harness();
     const generate = h.pipeline.functions.generate!;
     const prompt = 'a pencil sketch (crash)';
@@ -321,7 +320,7 @@ describe('reliability: faults injected in the model endpoint', function () {
     const manifest = await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest);
     expect(
       manifest?.outcome,
-      `the retry found the crashed invocation's claim still "running" (lease not over) and gave up as a duplicate: the upload has no outcome and no dead letter.\n${describeOutcomes(outcomes)}\n${JSON.stringify(outcomes.map((o) => o.result))}`,
+      `the next receive found the crashed receive's claim still "running" (lease not over) and gave up as a duplicate: the upload has no outcome and no dead letter.\n${describeOutcomes(outcomes)}\n${JSON.stringify(outcomes.map((o) => o.result))}`,
     ).to.equal('succeeded');
     expect(h.callsFor(prompt)).to.have.length(2);
   });

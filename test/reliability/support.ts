@@ -100,6 +100,8 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
     // The stand-in answers models past their announced end of life only when asked to; the stack's model may be one.
     standIn: { answerRetiredModels: true },
     ...options,
+    // These tests count outcomes and calls, not time: generate's pacing of model calls is off unless a test sets it.
+    variables: { model_call_min_seconds: 0, ...options.variables },
   });
   const { records, waitForRecord: waitFor } = recordLog(pipeline.s3);
   /** Latest ETag per input key, and how many uploads there were. */
