@@ -76,7 +76,7 @@ export const main = (argv: readonly string[]): void => {
   const terraform = terraformBinary();
   if (args.mode === Mode.DEPLOY && !args.skipPreflight && hasNpmScript('preflight')) {
     try {
-      // After `--`, the terraform options: preflight reads -var generate_reserved_concurrency / name_prefix from them.
+      // After `--`, the terraform options: preflight reads -var max_model_calls_in_flight / model_call_min_seconds from them (the spend ceiling).
       step('Preflight', 'npm', ['run', 'preflight', '--silent', '--', '--', ...args.terraformArgs]);
     } catch (error) {
       throw new Error(`${(error as Error).message} Fix what it reports, or deploy anyway with: npm run deploy -- --skip-preflight`, { cause: error });

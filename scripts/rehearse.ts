@@ -9,9 +9,9 @@
  * 3. `terraform init` (from the offline provider mirror) and `terraform apply`,
  * 4. checks through the AWS SDK what was created (buckets, their versioning and
  *    lifecycle rules, notifications to the stage queues, the queues with their
- *    policies and redrive policies, functions, event source mappings, alarms), the
- *    roles' policies as the emulator returned them to Terraform, the spend-ceiling
- *    outputs, and that a second plan finds nothing to change,
+ *    policies and redrive policies, functions, event source mappings, alarms, the
+ *    dashboard), the roles' policies as the emulator returned them to Terraform,
+ *    the spend-ceiling outputs, and that a second plan finds nothing to change,
  * 5. `terraform destroy`, and checks that nothing is left,
  * and always stops moto by its PID.
  *
@@ -23,12 +23,17 @@
  * - it has no DescribeSubscribersForNotification, which the provider reads a budget
  *   with: the budget (only with monthly_budget_usd and alarm_email) is not applied;
  * - it has no StartMessageMoveTask: the redrive command is exercised by the local
- *   runner (npm run redrive), not here.
+ *   runner (npm run redrive), not here;
+ * - it has no PutQueryDefinition / DescribeQueryDefinitions (CloudWatch Logs): the saved
+ *   Logs Insights queries (aws_cloudwatch_query_definition.*) are given count = 0 in the copy;
+ * - it does not keep a function's LoggingConfig (GetFunction never returns it), so the
+ *   provider would plan the JSON log format again on every plan: the functions'
+ *   logging_config is ignored after create in the copy, and not checked.
  * The apply takes about a minute, most of it the provider's own wait for the
  * staging and output buckets' lifecycle configurations to read back the same ten
  * times in a row (it does that against AWS too).
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetDashboardCommand, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
@@ -57,7 +62,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IntegerSettings, Queueing } from '../functions/core/settings.js';
 import { spendCeiling } from '../functions/core/spend.js';
+import { type Dashboard, type MetricWidget, WidgetTitle } from '../terraform/dashboard.js';
+import { SAVED_QUERIES } from '../terraform/monitoring.js';
 import { imagesPerCall } from '../terraform/spend.js';
+import { UPLOAD_COMMAND_PROMPT } from '../terraform/stack.js';
 import { MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT, PREPARE_MAX_CONCURRENCY_DEFAULT } from '../terraform/variables.js';
 import { createWorkdir, emulatorProvider, findProviderMirror, pinnedProviderVersion, runningCommands, type Workdir } from './terraform-cli.js';
 
@@ -95,6 +103,8 @@ export const SKIPPED = [
   'the dead-letter queue\'s redrive allow policy (aws_sqs_queue_redrive_allow_policy.dead_letters): moto ignores RedriveAllowPolicy, so the provider would wait for it forever; not applied (count = 0 in the copy)',
   'the monthly budget (aws_budgets_budget.monthly): moto has no DescribeSubscribersForNotification, which the provider reads a budget with; not applied (monthly_budget_usd = 0, the default)',
   'the redrive command (start-message-move-task): moto has no StartMessageMoveTask; the local runner\'s npm run redrive exercises it',
+  `the saved Logs Insights queries (aws_cloudwatch_query_definition.${Object.keys(SAVED_QUERIES).join(', .')}): moto has no PutQueryDefinition or DescribeQueryDefinitions; not applied (count = 0 in the copy), checked on the synthesized stack and by terraform validate`,
+  "the functions' JSON log format (logging_config): moto does not keep a function's LoggingConfig, so the provider would plan it again every time; ignored after create in the copy, not checked (the synthesized stack and terraform test check it)",
 ] as const;
 
 /**
@@ -107,6 +117,8 @@ const MOTO_OVERRIDE = {
   resource: {
     aws_sqs_queue_redrive_allow_policy: { dead_letters: { count: 0 } },
     aws_sqs_queue: Object.fromEntries(['prepare_queue', 'generate_queue'].map((id) => [id, { lifecycle: { ignore_changes: ['redrive_policy'] } }])),
+    aws_cloudwatch_query_definition: Object.fromEntries(Object.keys(SAVED_QUERIES).map((id) => [id, { count: 0 }])),
+    aws_lambda_function: Object.fromEntries(['prepare', 'generate'].map((id) => [id, { lifecycle: { ignore_changes: ['logging_config'] } }])),
   },
 };
 
@@ -412,24 +424,26 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs, mode
         MAX_INPUT_BYTES: String(IntegerSettings.MAX_INPUT_BYTES.default),
         MAX_RECEIVE_COUNT: String(IntegerSettings.MAX_RECEIVE_COUNT.default),
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: 'false',
       },
     },
     {
       name: out.generate_function_name,
       memory: 512,
       timeout: 300,
-      layers: 0,
+      layers: 1,
       environment: {
         OUTPUT_BUCKET: buckets.output,
         REQUEST_TIMEOUT_MS: '270000',
         MAX_RECEIVE_COUNT: String(IntegerSettings.MAX_RECEIVE_COUNT.default),
         MIN_MODEL_CALL_MS: String(IntegerSettings.MIN_MODEL_CALL_MS.default),
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: 'false',
       },
     },
   ];
   for (const expected of expectedFunctions) {
-    await checks.run(`${expected.name} runs index.handler on nodejs22.x, arm64, with its settings and environment`, async () => {
+    await checks.run(`${expected.name} runs index.handler on nodejs22.x, arm64, with the sharp layer, its settings and environment, not traced`, async () => {
       const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: expected.name }));
       expectEqual(
         [config.Runtime, config.Architectures, config.Handler, config.MemorySize, config.Timeout],
@@ -445,6 +459,7 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs, mode
       const variables = config.Environment?.Variables ?? {};
       for (const [key, value] of Object.entries(expected.environment)) expectEqual(variables[key], value, key);
       expectEqual(variables.MODEL_ID !== undefined, true, 'MODEL_ID being set');
+      expectEqual(config.TracingConfig?.Mode, 'PassThrough', 'the tracing mode');
     });
     await checks.run(`${expected.name} reserves no concurrency`, async () => {
       const { ReservedConcurrentExecutions } = await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: expected.name }));
@@ -509,8 +524,56 @@ const checkApplied = async (checks: Checks, clients: Clients, out: Outputs, mode
       'calls, images and dollars per hour',
     );
   });
-  await checks.run('upload_command names the input bucket', () => {
-    if (!out.upload_command.includes(`s3://${buckets.input}/`)) throw new Error(`it is ${out.upload_command}`);
+  await checks.run('upload_command uploads to the input bucket with the prompt in the CLI\'s JSON metadata form', () => {
+    expectEqual(out.upload_command, `aws s3 cp photo.jpg s3://${buckets.input}/ --metadata '${JSON.stringify({ prompt: UPLOAD_COMMAND_PROMPT })}'`, 'upload_command');
+  });
+
+  const prefix = out.prepare_function_name.replace(/-prepare$/, '');
+  const alarm = async (name: string) => {
+    const found = (await alarms()).find((candidate) => candidate.AlarmName === name);
+    if (!found) throw new Error(`no alarm ${name} exists`);
+    return found;
+  };
+  await checks.run('an alarm fires when more than 0.2 of the outcomes in an hour failed (metric math on Outcomes)', async () => {
+    const found = await alarm(`${prefix}-failure-ratio`);
+    expectEqual([found.ComparisonOperator, found.Threshold, found.EvaluationPeriods, found.TreatMissingData], ['GreaterThanThreshold', 0.2, 1, 'notBreaching'], 'comparison, threshold, periods, missing data');
+    const queries = found.Metrics ?? [];
+    expectEqual(
+      queries.filter((q) => q.MetricStat).map((q) => [q.Id, q.MetricStat?.Metric?.MetricName, q.MetricStat?.Period, q.MetricStat?.Stat]).sort(),
+      [['failed', 'Outcomes', 3600, 'Sum'], ['partial', 'Outcomes', 3600, 'Sum'], ['succeeded', 'Outcomes', 3600, 'Sum']],
+      'the Outcomes series (id, metric, period, statistic)',
+    );
+    expectEqual(queries.filter((q) => q.ReturnData).map((q) => q.Expression), ['IF(total > 0, FILL(failed, 0) / total, 0)'], 'the expression the alarm watches');
+  });
+  await checks.run('an alarm fires when Bedrock throttles the model in 3 five-minute periods running', async () => {
+    const found = await alarm(`${prefix}-model-throttled`);
+    expectEqual(
+      [found.Namespace, found.MetricName, found.Dimensions, found.Statistic, found.Period, found.EvaluationPeriods, found.DatapointsToAlarm, found.Threshold],
+      ['AWS/Bedrock', 'InvocationThrottles', [{ Name: 'ModelId', Value: modelId }], 'Sum', 300, 3, 3, 0],
+      'namespace, metric, model, statistic, period, periods, datapoints and threshold',
+    );
+  });
+  for (const fn of [out.prepare_function_name, out.generate_function_name]) {
+    await checks.run(`an alarm fires when ${fn} fails invocations in 3 of 5 minutes`, async () => {
+      const found = await alarm(`${fn}-errors`);
+      expectEqual(
+        [found.Namespace, found.MetricName, found.Dimensions, found.Period, found.EvaluationPeriods, found.DatapointsToAlarm, found.Threshold],
+        ['AWS/Lambda', 'Errors', [{ Name: 'FunctionName', Value: fn }], 60, 5, 3, 0],
+        'namespace, metric, function, period, periods, datapoints and threshold',
+      );
+    });
+  }
+  await checks.run('the dashboard shows every widget, with the names of this deploy\'s functions and queues filled in', async () => {
+    const { DashboardBody } = await cloudwatch.send(new GetDashboardCommand({ DashboardName: `${prefix}-pipeline` }));
+    if (DashboardBody?.includes('${')) throw new Error('the body holds a Terraform reference that was not filled in');
+    const body = JSON.parse(DashboardBody ?? '{}') as Dashboard;
+    const metricWidgets = body.widgets.filter((w): w is MetricWidget => w.type === 'metric');
+    expectEqual(metricWidgets.map((w) => w.properties.title).sort(), Object.values(WidgetTitle).sort(), 'the widget titles');
+    const named = metricWidgets.flatMap((w) => w.properties.metrics.flat().filter((part): part is string => typeof part === 'string'));
+    for (const name of [out.prepare_function_name, out.generate_function_name, ...[out.prepare_queue_url, out.generate_queue_url, out.dead_letter_queue_url].map(queueName)]) {
+      if (!named.includes(name)) throw new Error(`no widget shows ${name}`);
+    }
+    expectEqual([...new Set(metricWidgets.map((w) => w.properties.region))], [REGION], 'the region');
   });
 };
 
@@ -609,6 +672,10 @@ const checkNothingLeft = async (checks: Checks, clients: Clients): Promise<void>
   await checks.run('no alarm is left', async () => {
     const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({}));
     expectEqual((MetricAlarms ?? []).map((alarm) => alarm.AlarmName), [], 'the alarms');
+  });
+  await checks.run('no dashboard is left', async () => {
+    const { DashboardEntries } = await cloudwatch.send(new ListDashboardsCommand({}));
+    expectEqual((DashboardEntries ?? []).map((entry) => entry.DashboardName), [], 'the dashboards');
   });
 };
 

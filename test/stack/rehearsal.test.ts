@@ -37,19 +37,24 @@ describe('rehearsal against moto_server (apply, check, destroy)', function () {
       'prepare may consume its own queue only, and send to no queue',
       'generate may consume its own queue only, and send to no queue',
       'an alarm per stage queue fires when its oldest message is older than a day',
+      'an alarm fires when more than 0.2 of the outcomes in an hour failed (metric math on Outcomes)',
+      'an alarm fires when Bedrock throttles the model in 3 five-minute periods running',
+      "the dashboard shows every widget, with the names of this deploy's functions and queues filled in",
+      "upload_command uploads to the input bucket with the prompt in the CLI's JSON metadata form",
     ]);
+    expect(report.checks.filter((check) => /^an alarm fires when .+ fails invocations in 3 of 5 minutes$/.test(check))).to.have.lengthOf(2);
     expect(report.checks.filter((check) => / reads its queue in batches of \d+, reporting partial failures, at most \d+ at once$/.test(check))).to.have.lengthOf(2);
     expect(report.checks.filter((check) => /^the spend-ceiling outputs equal spendCeiling\(\) for /.test(check))).to.have.lengthOf(1);
   });
 
   it('says what moto cannot do and was left out', () => {
-    expect(report.skipped).to.have.lengthOf(3);
+    expect(report.skipped).to.have.lengthOf(5);
     for (const skipped of report.skipped) expect(lines.join('\n')).to.include(`skipped (moto cannot): ${skipped}`);
   });
 
   it('destroys everything it applied and leaves nothing behind', () => {
     expect(report.resourcesDestroyed).to.equal(report.resourcesApplied);
-    for (const check of ['no bucket is left', 'no function or layer is left', 'no event source mapping is left', 'no queue is left', 'no alarm is left']) {
+    for (const check of ['no bucket is left', 'no function or layer is left', 'no event source mapping is left', 'no queue is left', 'no alarm is left', 'no dashboard is left']) {
       expect(report.checks).to.include(check);
     }
   });
