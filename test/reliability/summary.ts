@@ -2,9 +2,11 @@
  * The reliability run's ledger. Each reliability test file adds what its
  * pipeline did (counted from the buckets, the dead-letter file and the
  * stand-in's call log, not from what the tests expected); a root `after` hook
- * prints the totals once the run is over and asserts the two numbers that
- * must be zero: model calls billed twice for the same request, and uploads
- * that ended nowhere.
+ * prints the totals once the run is over and asserts the numbers that must be
+ * zero: model calls billed twice for the same request (also after failures
+ * that came after the model answered), uploads that ended nowhere or with
+ * other than one complete outcome, stale files, and older uploads shown over
+ * newer ones.
  */
 import { expect } from 'chai';
 
@@ -27,6 +29,16 @@ export interface Tally {
   duplicateCallsBilled: number;
   /** Successful answers the client had stopped waiting for (request timeout): possibly billed, never used. */
   abandonedAnswers: number;
+  /** Keys whose folder does not hold exactly one complete outcome of the latest upload (pictures or error.json, and its manifest). */
+  notOneOutcome: number;
+  /** Files in an output folder that its manifest does not list. */
+  staleFiles: number;
+  /** Folders showing an older upload of their key than the newest one. */
+  olderOverNewer: number;
+  /** S3 writes made to fail after the model had answered (output PUTs, claim updates). */
+  postCallFailures: number;
+  /** Model answers bought again after such a failure. */
+  postCallDuplicateCalls: number;
 }
 
 const empty = (): Tally => ({
@@ -39,6 +51,11 @@ const empty = (): Tally => ({
   modelCalls: 0,
   duplicateCallsBilled: 0,
   abandonedAnswers: 0,
+  notOneOutcome: 0,
+  staleFiles: 0,
+  olderOverNewer: 0,
+  postCallFailures: 0,
+  postCallDuplicateCalls: 0,
 });
 
 const sections = new Map<string, Tally>();
@@ -66,6 +83,11 @@ const LABELS: Record<keyof Tally, string> = {
   modelCalls: 'model calls (HTTP attempts)',
   duplicateCallsBilled: 'duplicate calls billed',
   abandonedAnswers: 'answers abandoned on timeout',
+  notOneOutcome: 'uploads without exactly 1 outcome',
+  staleFiles: 'stale files found',
+  olderOverNewer: 'older-over-newer',
+  postCallFailures: 'post-call failures injected',
+  postCallDuplicateCalls: 'duplicate calls billed after post-call failures',
 };
 
 // A root-level hook: it runs once, after every test of the run.
@@ -87,4 +109,8 @@ after(function () {
   console.log(lines.join('\n'));
   expect(total.duplicateCallsBilled, 'model calls billed twice for the same request').to.equal(0);
   expect(total.lost, 'uploads with neither an outcome nor a dead letter').to.equal(0);
+  expect(total.notOneOutcome, 'uploads whose folder does not hold exactly one complete outcome').to.equal(0);
+  expect(total.staleFiles, 'files beside a manifest that does not list them').to.equal(0);
+  expect(total.olderOverNewer, 'folders showing an older upload than the newest').to.equal(0);
+  expect(total.postCallDuplicateCalls, 'model answers bought again after a failure that came after the model answered').to.equal(0);
 });

@@ -201,8 +201,24 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
       let errorReports = 0;
       let deadLettered = 0;
       let lost = 0;
+      let notOneOutcome = 0;
+      let staleFiles = 0;
+      let olderOverNewer = 0;
       for (const [key, eTag] of latest) {
         const manifest = await getJson(pipeline.buckets.output, outputKeys(key).manifest);
+        const files = await harness.outputsOf(key);
+        if (manifest) {
+          const outputs = manifest.outputs ?? {};
+          const listed = new Set<string>([...(outputs.images ?? []), outputs.edges, outputs.contactSheet, outputs.error, outputKeys(key).manifest].filter((k): k is string => typeof k === 'string'));
+          staleFiles += files.filter((file) => !listed.has(file)).length;
+          if (manifest.source?.eTag !== eTag) olderOverNewer++;
+          const complete = [...listed].every((k) => files.includes(k));
+          const pictures = (outputs.images ?? []).length > 0;
+          const one = complete && manifest.source?.eTag === eTag && (outputs.error ? !pictures : pictures);
+          if (!one) notOneOutcome++;
+        } else {
+          notOneOutcome++;
+        }
         if (manifest && manifest.source?.eTag === eTag && manifest.source?.key === key) {
           if (manifest.outcome === 'failed') errorReports++;
           else results++;
@@ -220,6 +236,9 @@ export const startHarness = async (options: Omit<LocalPipelineOptions, 'root' | 
         modelCalls: calls.length,
         duplicateCallsBilled: duplicateSuccesses(calls),
         abandonedAnswers: calls.filter((c) => c.status === 200 && c.delivered === false).length,
+        notOneOutcome,
+        staleFiles,
+        olderOverNewer,
       });
     },
     async close() {
