@@ -219,7 +219,8 @@ export const dashboard = (refs: DashboardRefs): Dashboard => {
           period: HOUR,
           stat: 'Sum',
           stacked: true,
-          metrics: [[{ id: 'failures', expression: byReason(Metrics.FAILURES, HOUR), label: '' }]],
+          // No label: each line is named after its reason.
+          metrics: [[{ id: 'failures', expression: byReason(Metrics.FAILURES, HOUR) }]],
           yAxis: { left: { min: 0 } },
         },
       ),
