@@ -15,7 +15,7 @@ export const SAVED_QUERIES = {
     query: [
       '# Every line prepare and generate wrote for one upload, in order. Put its S3 key between the quotes',
       '# (or filter on jobId = "…" for one upload of a key that was uploaded several times).',
-      'fields @timestamp, service, level, message, outcome, reason, modelCalls, jobId, function_request_id',
+      'fields @timestamp, service, level, message, outcome, reason, detail, modelCalls, jobId, function_request_id',
       '| filter key = "<upload key>"',
       '| sort @timestamp asc',
       '| limit 1000',

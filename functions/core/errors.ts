@@ -118,3 +118,6 @@ export const exhaustedReport = (error: unknown, attempts: number): FailureReport
     lastError,
   };
 };
+
+/** A failure as log fields: `message` is the log line's own key, so the report's message goes under `detail`. */
+export const failureFields = ({ message, ...rest }: FailureReport): Record<string, unknown> => ({ ...rest, detail: message });

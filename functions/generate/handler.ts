@@ -8,7 +8,7 @@ import { readIfExists, readObject, s3 } from '../aws/s3';
 import { createTelemetry, enableTracing } from '../aws/telemetry';
 import { claimKey, requestFingerprint, Verdict } from '../core/claim';
 import { decodeDelivery, type Delivery } from '../core/delivery';
-import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import { exhaustedReport, failureFields, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import type { CreatedObject } from '../core/event';
 import { isJobFileKey, parseJob, stagingKeys, type Job } from '../core/job';
 import { findModel } from '../core/models/catalogue';
@@ -114,7 +114,7 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
     await claim?.done();
     if (verdict !== PublishVerdict.PUBLISH) return verdict;
     recordMetrics(plan, generation);
-    logger[plan.failure ? 'warn' : 'info'](`job ${plan.outcome}`, { outcome: plan.outcome, ...(plan.failure ?? {}), modelCalls: generation?.modelCalls ?? 0 });
+    logger[plan.failure ? 'warn' : 'info'](`job ${plan.outcome}`, { outcome: plan.outcome, ...(plan.failure ? failureFields(plan.failure) : {}), modelCalls: generation?.modelCalls ?? 0 });
     return 'published';
   } catch (error) {
     await claim?.release().catch(() => undefined);
@@ -142,7 +142,7 @@ const reportExhausted = async (job: Job, stagingBucket: string, invocation: Invo
   const plan = planOutcome({ job, failure, now: new Date() });
   const verdict = await publish(plan, job, stagingBucket, `${requestFingerprint(job, config.modelId)}:exhausted`, invocation);
   if (verdict === PublishVerdict.PUBLISH) recordMetrics(plan, undefined);
-  logger.error('retries exhausted: the message goes to the dead-letter queue', { ...failure, verdict });
+  logger.error('retries exhausted: the message goes to the dead-letter queue', { ...failureFields(failure), verdict });
 };
 
 const readJob = async (object: CreatedObject): Promise<Job | undefined> => {

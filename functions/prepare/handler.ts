@@ -4,7 +4,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { readObject, s3, writeJson, writeObject } from '../aws/s3';
 import { createTelemetry, enableTracing } from '../aws/telemetry';
 import { decodeDelivery, type Delivery } from '../core/delivery';
-import { exhaustedReport, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
+import { exhaustedReport, failureFields, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import type { CreatedObject } from '../core/event';
 import { requireAllowedFormat } from '../core/format';
 import { jobIdFor, stagingKeys, type Job, type JobSource } from '../core/job';
@@ -100,7 +100,7 @@ const handleMessage = async (record: SQSRecord, context: Context): Promise<void>
         const rejected = metrics.singleMetric();
         rejected.addDimension('reason', job.failure.reason);
         rejected.addMetric(Metrics.UPLOADS_REJECTED, MetricUnit.Count, 1);
-        logger.warn('upload rejected', { ...job.failure });
+        logger.warn('upload rejected', failureFields(job.failure));
       } else {
         metrics.addMetric(Metrics.UPLOADS_PREPARED, MetricUnit.Count, 1);
         metrics.addMetric(Metrics.PREPARE_DURATION, MetricUnit.Milliseconds, job.timings.totalMs ?? 0);

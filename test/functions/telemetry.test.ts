@@ -93,7 +93,13 @@ describe('telemetry: Powertools logs and EMF metrics (built bundles)', function 
     expect(good.get(Metrics.PREPARE_DURATION)?.[0]?.unit).to.equal('Milliseconds');
     expect(good.get(Metrics.EDGE_DENSITY)?.[0]?.value).to.be.a('number').within(0.01, 100);
 
-    const bad = metricsIn((await linesDuring(prepare, () => stageJob(rig(), prepare, 'telemetry/bad.jpg', 'plain text, not a picture'))).lines);
+    const badRun = await linesDuring(prepare, () => stageJob(rig(), prepare, 'telemetry/bad.jpg', 'plain text, not a picture'));
+    const bad = metricsIn(badRun.lines);
+    // The report's own message rides as `detail`: `message` is the log line's, and Powertools refuses to overwrite it.
+    const rejected = badRun.lines.find((l) => l.message === 'upload rejected');
+    expect(rejected).to.include({ reason: 'UNSUPPORTED_FORMAT', key: 'telemetry/bad.jpg' });
+    expect(rejected?.detail).to.match(/^Expected one of: jpeg, png, webp for s3:\/\/input\/telemetry\/bad\.jpg/);
+    expect(badRun.lines.some((l) => /reserved key/i.test(JSON.stringify(l))), 'no reserved-key warning').to.equal(false);
     expect(bad.get(Metrics.UPLOADS_REJECTED)?.[0]).to.deep.include({ value: 1, dimensions: { service: 'prepare', reason: 'UNSUPPORTED_FORMAT' } });
     expect(bad.has(Metrics.UPLOADS_PREPARED)).to.equal(false);
   });
