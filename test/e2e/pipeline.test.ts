@@ -76,7 +76,7 @@ describe('local pipeline, end to end, with Titan v2 (the original design, its st
       const edges = await sharp(await readOutput(pipeline, keys.edges)).metadata();
       expect([edges.width, edges.height, edges.channels]).to.deep.equal([expected.width, expected.height, 1]);
       expect(outcome.manifest.outcome).to.equal('succeeded');
-      expect(outcome.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, error: null });
+      expect(outcome.manifest.outputs).to.deep.equal({ images: [keys.image(1)], edges: keys.edges, contactSheet: keys.contactSheet, error: null });
       expect(outcome.manifest.source).to.include({ bucket: pipeline.buckets.input, key });
       expect(outcome.manifest.prompt).to.equal('a tiger as a hand drawn sketch');
       expect(outcome.manifest.sizes.conditioning).to.deep.equal(expected);

@@ -261,7 +261,7 @@ const JOB_LINE = /^job (succeeded|partial|failed|already-published|superseded|du
  * (the log is written by the environment's process, a little after the result). A failed
  * invocation handled nothing.
  */
-export const jobResultsOf = async (rig: Rig, outcome: InvocationOutcome, expected = 1, timeoutMs = 3000): Promise<LoggedJob[]> => {
+export const jobResultsOf = async (rig: Pick<Rig, 'workDir'>, outcome: InvocationOutcome, expected = 1, timeoutMs = 3000): Promise<LoggedJob[]> => {
   if (!outcome.ok) return [];
   const file = join(rig.workDir, 'logs', `${outcome.functionId}.log`);
   const deadline = Date.now() + timeoutMs;

@@ -15,6 +15,7 @@ import type { JobResult } from '../../functions/generate/handler';
 import type { InvocationOutcome } from '../../scripts/local/lambda-host';
 import { describeOutcomes, useHarness, type Harness } from './support';
 import './summary';
+import { jobResultsOf } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 
@@ -26,9 +27,10 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
   const writesOf = (h: Harness, key: string): number =>
     h.records.filter((r) => r.s3.bucket.name === h.pipeline.buckets.output && decodeS3EventKey(r.s3.object.key) === key).length;
   const outputsOf = async (h: Harness, key: string): Promise<string[]> => (await h.pipeline.waitForOutcome(key)).keys.slice().sort();
-  /** The per-job results of a generate invocation. */
-  const resultsOf = (outcome: InvocationOutcome): { jobId: string; result: JobResult }[] =>
-    outcome.ok ? (outcome.result as { jobs: { jobId: string; result: JobResult }[] }).jobs : [];
+  /** The per-job results of a generate invocation, from its log (its result is a partial batch response). */
+  const resultsOf = (outcome: InvocationOutcome): Promise<{ jobId: string; result: JobResult }[]> => jobResultsOf(harness(), outcome);
+  const summaryOf = async (outcomes: readonly InvocationOutcome[]): Promise<unknown[]> =>
+    Promise.all(outcomes.map(async (o) => [o.ok, o.attempt, (await resultsOf(o)).map((job) => job.result)]));
   const oneSet = (key: string): string[] => {
     const keys = outputKeys(key);
     return [keys.image(1), keys.contactSheet, keys.edges, keys.manifest].sort();
@@ -63,7 +65,7 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
     // Prepare's rerun wrote job.json again (one generate delivery), then the job record itself came again:
     // each found the finished claim, read the kept answer and this upload's outcome already published.
     const later = h.pipeline.functions.generate!.outcomes.slice(generateFrom);
-    expect(later.map((o) => [o.ok, o.attempt, resultsOf(o).map((job) => job.result)])).to.deep.equal([
+    expect(await summaryOf(later)).to.deep.equal([
       [true, 1, ['already-published']],
       [true, 1, ['already-published']],
     ]);
@@ -98,7 +100,7 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
 
     const generate = h.pipeline.functions.generate!;
     const jobId = jobRecord.s3.object.key.split('/')[1]!;
-    const results = generate.outcomes.flatMap(resultsOf).filter((job) => job.jobId === jobId).map((job) => job.result);
+    const results = (await Promise.all(generate.outcomes.map(resultsOf))).flat().filter((job) => job.jobId === jobId).map((job) => job.result);
     expect(h.callsFor(prompt), describeOutcomes(generate.outcomes)).to.have.length(1);
     expect(generate.outcomes.every((o) => o.ok && o.attempt === 1), describeOutcomes(generate.outcomes)).to.equal(true);
     const jobFileWrites = h.records.slice(from).filter((r) => r.s3.bucket.name === h.pipeline.buckets.staging && r.s3.object.key.endsWith('/job.json')).length;
@@ -170,12 +172,13 @@ describe('reliability: duplicate events and re-uploads through the local pipelin
 
     expect(h.callsFor(prompt)).to.have.length(2);
     const late = h.pipeline.functions.prepare!.outcomes.slice(prepareFrom);
-    expect(late.map((o) => [o.ok, o.attempt, (o.result as { jobs: unknown[] }).jobs.length])).to.deep.equal([[true, 1, 0]]);
+    expect(late.map((o) => [o.ok, o.attempt, o.result])).to.deep.equal([[true, 1, { batchItemFailures: [] }]]);
     const lateJob = h.pipeline.functions.generate!.outcomes.slice(generateFrom);
-    expect(lateJob.map((o) => [o.ok, o.attempt, resultsOf(o).map((job) => job.result)])).to.deep.equal([[true, 1, ['superseded']]]);
+    expect(await summaryOf(lateJob)).to.deep.equal([[true, 1, ['superseded']]]);
     expect(await h.getJson(h.pipeline.buckets.output, outputKeys(key).manifest)).to.deep.equal(manifest);
     expect(manifest.source.eTag).to.not.equal(old.eTag);
     expect(h.records.slice(outputsFrom).filter((r) => r.s3.bucket.name === h.pipeline.buckets.output), 'output objects written').to.deep.equal([]);
+    expect(h.records.slice(outputsFrom).filter((r) => r.s3.bucket.name === h.pipeline.buckets.staging), 'prepare stopped at the moved ETag: no job file, no claim').to.deep.equal([]);
     expect(outputKeys(key).folder).to.equal('dup/late.png/');
   });
 
