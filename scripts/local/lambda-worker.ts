@@ -51,4 +51,6 @@ process.on('message', async (message: InvokeMessage) => {
   // maxRSS is in KiB on Linux: the process's peak, as Lambda's "Max Memory Used".
   process.send!({ ...reply, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
 });
+// The host closed the channel (it is shutting down, or gone): exit, as Lambda's shutdown phase ends an environment.
+process.on('disconnect', () => process.exit(0));
 process.send!({ ready: true });

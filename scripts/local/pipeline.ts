@@ -65,6 +65,12 @@ export interface LocalPipelineOptions {
   readonly timeScale?: number;
   /** Send S3's `s3:TestEvent` message to each notified queue at start, as S3 does when a notification is configured. @default true */
   readonly s3TestEvents?: boolean;
+  /**
+   * Node options for each function's execution environments, by function id (see
+   * HostOptions.execArgv). @default with ICP_LOCAL_CPU_PROF=<dir> set, `--cpu-prof` into
+   * `<dir>/<function id>/` (written when the pipeline closes), else none
+   */
+  readonly execArgv?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface Outcome {
@@ -200,6 +206,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       workerPath: defaultWorkerPath(options.root),
       baseEnv,
       logFile: join(options.workDir, 'logs', `${id}.log`),
+      execArgv: options.execArgv?.[id] ?? (process.env.ICP_LOCAL_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.ICP_LOCAL_CPU_PROF, id)}`] : []),
     });
   }
   const mappings: Record<string, MappingRunner> = {};
