@@ -220,7 +220,9 @@ describe('reliability: generate fails every receive, then the model is back and 
   it(`reaches the dead-letter queue after ${MAX_RECEIVE_COUNT} receives with error.json + manifest in its folder; redriven after the fix, it ends with results`, async () => {
     ({ pipeline, workDir } = await startPipeline({
       timeScale: SCALE,
-      variables: { max_receive_count: MAX_RECEIVE_COUNT, model_call_min_seconds: 0, generate_timeout_s: 300, prepare_timeout_s: 300 },
+      // prepare's visibility timeout (6 × 900 s × SCALE = 16 s) stays above its real run time even on a machine still
+      // busy with an earlier backlog: a receive counted while prepare still runs could dead-letter the upload itself.
+      variables: { max_receive_count: MAX_RECEIVE_COUNT, model_call_min_seconds: 0, generate_timeout_s: 300, prepare_timeout_s: 900 },
       standIn: { faults: [{ kind: 'status', status: 503, times: Infinity }] },
     }));
     const p = pipeline;
