@@ -89,6 +89,12 @@ describe('preparePicture: sharp\'s time limit', function () {
     maxJpegScans: 1000,
   };
 
+  // preparePicture fences sharp to three loaders for the whole process, as prepare wants in Lambda;
+  // this process goes on to run the Bedrock stand-in, which reads every format a request may carry.
+  after(() => {
+    sharp.unblock({ operation: ['VipsForeignLoad'] });
+  });
+
   it('turns a decode that outlasts timeoutSeconds into DECODER_LIMIT, not a hung invocation', async () => {
     const bytes = hostileProgressiveJpeg(slow);
     expect(hostileScanCount(slow)).to.equal(379);

@@ -47,13 +47,17 @@ const edgeMask = async (
   height: number,
   shape: { colour?: 'rgb' | 'grey'; alpha?: number; format?: 'png' | 'jpeg' | 'webp' | 'gif' } = {},
 ): Promise<Buffer> => {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
-    <rect x="${width / 4}" y="${height / 4}" width="${width / 2}" height="${height / 2}" fill="none" stroke="white" stroke-width="4"/></svg>`;
-  let image = sharp(await sharp({ create: { width, height, channels: 3, background: '#000000' } })
-    .composite([{ input: Buffer.from(svg) }])
-    .removeAlpha()
-    .png()
-    .toBuffer());
+  // A white rectangle outline on black, drawn in raw pixels: no SVG loader, which prepare's
+  // picture module blocks process-wide once a test in this process has loaded it.
+  const pixels = Buffer.alloc(width * height * 3);
+  const [left, top, right, bottom] = [Math.round(width / 4), Math.round(height / 4), Math.round((3 * width) / 4), Math.round((3 * height) / 4)];
+  for (let y = top - 2; y < bottom + 2; y++) {
+    for (let x = left - 2; x < right + 2; x++) {
+      const onEdge = x < left + 2 || x >= right - 2 || y < top + 2 || y >= bottom - 2;
+      if (onEdge && x >= 0 && y >= 0 && x < width && y < height) pixels.fill(255, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    }
+  }
+  let image = sharp(await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer());
   if (shape.colour === 'grey') image = image.toColourspace('b-w');
   if (shape.alpha !== undefined) image = image.ensureAlpha(shape.alpha);
   switch (shape.format ?? 'png') {
