@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvokeFailed, type Bedrock } from '../aws/bedrock';
 import type { HeldClaim } from '../aws/claims';
-import { readObject } from '../aws/s3';
+import type { StagedPictures } from '../aws/staged-pictures';
 import { CallBudget, keptAnswerStands, type KeptAnswer } from '../core/claim';
 import { PipelineError, toFailureReport } from '../core/errors';
-import { stagingKeys, type ReadyJob } from '../core/job';
+import type { ReadyJob } from '../core/job';
 import { ConditioningInput, type GeneratedImages, type ModelCall } from '../core/models/adapter';
 import type { CallResult, Generation } from '../core/outcome';
 import { seedFor } from '../core/seed';
@@ -23,7 +23,7 @@ const NOTHING: GeneratedImages = { images: [], blocked: 0 };
  */
 export const generate = async (
   job: ReadyJob,
-  stagingBucket: string,
+  pictures: StagedPictures,
   claim: HeldClaim,
   config: GenerateConfig,
   bedrock: Bedrock,
@@ -34,10 +34,12 @@ export const generate = async (
     throw new PipelineError('MODEL_UNAVAILABLE', `The job was prepared for ${job.modelId} but generate is configured for ${config.modelId}; upload the picture again`);
   }
   const { adapter } = config;
-  const staged = stagingKeys(job.jobId);
-  const imageKey = adapter.conditioningInput === ConditioningInput.EDGES ? staged.edges : staged.conditioning;
-  const image = await readObject(stagingBucket, imageKey);
-  if (!image) throw new PipelineError('INVALID_JOB', `Staging picture ${imageKey} changed while the job ran`);
+  const edgesIn = adapter.conditioningInput === ConditioningInput.EDGES;
+  const image = await (edgesIn ? pictures.edges() : pictures.photo());
+  if (!image) {
+    const key = edgesIn ? pictures.keys.edges : pictures.keys.conditioning;
+    throw new PipelineError('SOURCE_MISSING', `s3://${pictures.bucket}/${key} no longer exists`);
+  }
 
   const sequencer = job.source.sequencer;
   const seeds = Array.from({ length: job.parameters.count }, (_, i) => seedFor(job.jobId, i, adapter.limits.seedMax, job.parameters.seed));

@@ -4,13 +4,14 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createBedrock } from '../aws/bedrock';
 import { acquireClaim, type HeldClaim } from '../aws/claims';
 import { publishOutcome, readPublication, type Published } from '../aws/outcomes';
-import { readIfExists, readObject, s3 } from '../aws/s3';
+import { readObject, s3 } from '../aws/s3';
+import { stagedPictures } from '../aws/staged-pictures';
 import { createTelemetry, enableTracing } from '../aws/telemetry';
 import { claimKey, requestFingerprint, Verdict } from '../core/claim';
 import { decodeDelivery, type Delivery } from '../core/delivery';
 import { exhaustedReport, failureFields, PipelineError, toFailureReport, type FailureReport } from '../core/errors';
 import type { CreatedObject } from '../core/event';
-import { isJobFileKey, parseJob, stagingKeys, type Job } from '../core/job';
+import { isJobFileKey, parseJob, type Job } from '../core/job';
 import { findModel } from '../core/models/catalogue';
 import { outputFolder } from '../core/naming';
 import { planOutcome, type Generation, type PlannedOutcome } from '../core/outcome';
@@ -84,6 +85,7 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
   const fingerprint = requestFingerprint(job, config.modelId);
   if (isSuperseded(await readPublication(stagingBucket, outputFolder(key)), sequencer)) return 'superseded';
 
+  const pictures = stagedPictures(stagingBucket, job.jobId);
   let claim: HeldClaim | undefined;
   let generation: Generation | undefined;
   let failure: FailureReport | undefined = job.status === 'rejected' ? job.failure : undefined;
@@ -94,7 +96,7 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
       throw new PipelineError('SERVICE_UNAVAILABLE', `An older upload of ${key} with the same bytes and settings is being generated; retrying this newer one after it`);
     }
     claim = acquired.held;
-    if (job.status === 'ready' && !failure) generation = await generate(job, stagingBucket, claim, config, bedrock, invocation.deadline);
+    if (job.status === 'ready' && !failure) generation = await generate(job, pictures, claim, config, bedrock, invocation.deadline);
   } catch (error) {
     if (!(error instanceof PipelineError) || !error.permanent) {
       await claim?.release().catch(() => undefined);
@@ -106,8 +108,7 @@ const runJob = async (job: Job, stagingBucket: string, invocation: Invocation): 
 
   try {
     const images = failure ? [] : (generation?.calls.flatMap((call) => call.images) ?? []);
-    const staged = stagingKeys(job.jobId);
-    const [edges, photo] = images.length > 0 ? await Promise.all([readIfExists(stagingBucket, staged.edges), readIfExists(stagingBucket, staged.conditioning)]) : [];
+    const [edges, photo] = images.length > 0 ? await Promise.all([pictures.edges(), pictures.photo()]) : [];
     const sheet = images.length > 0 ? await drawContactSheet([photo?.bytes, edges?.bytes, ...images]) : undefined;
     const plan = planOutcome({ job, generation, failure, now: new Date(), ...(edges ? { edges: edges.bytes } : {}), ...(sheet ? { contactSheet: sheet } : {}) });
     const verdict = await publish(plan, job, stagingBucket, fingerprint, invocation);
