@@ -91,6 +91,12 @@ export type Fault =
   | (FaultBase & { kind: 'status'; status: FaultStatus; message?: string })
   /** Wait `ms` before going on (to trip client timeouts). */
   | (FaultBase & { kind: 'delay'; ms: number })
+  /**
+   * The model's throughput: calls pass at most `callsPerSecond` a second, in the order they get
+   * here, each waiting for its turn before going on. After a `delay`, the two make a model that
+   * takes that long per call and whose capacity, not the caller, sets the pace.
+   */
+  | (FaultBase & { kind: 'quota'; callsPerSecond: number })
   /** Blocked input: Titan/Nova 400 ValidationException; Stability 200 with finish_reasons ["Filter reason: prompt"]. */
   | (FaultBase & { kind: 'content-filter' })
   /** 404 ResourceNotFoundException "This model version has reached the end of its life…", whatever the model. */
@@ -108,6 +114,9 @@ const checkFaults = (faults: readonly Fault[]): void => {
     }
     if (fault.kind === 'delay' && !(Number.isFinite(fault.ms) && fault.ms >= 0)) {
       throw new TypeError(`Fault delay: ms must be a finite number ≥ 0, got ${fault.ms}`);
+    }
+    if (fault.kind === 'quota' && !(Number.isFinite(fault.callsPerSecond) && fault.callsPerSecond > 0)) {
+      throw new TypeError(`Fault quota: callsPerSecond must be a finite number > 0, got ${fault.callsPerSecond}`);
     }
     if (fault.kind === 'status' && !Object.hasOwn(FAULT_STATUS_ERRORS, fault.status)) {
       throw new TypeError(`Fault status: status must be one of ${Object.keys(FAULT_STATUS_ERRORS).join(', ')}, got ${fault.status}`);
@@ -274,15 +283,25 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
       pendingDelays.add(entry);
     });
 
-  /** The first fault that answers this call, after running the delays in front of it. */
-  const takeFault = async (modelId: string): Promise<{ answer: Exclude<Fault, { kind: 'delay' }> | null; delayed: boolean }> => {
-    let delayed = false;
+  /** When the quota lets the next call through (ms since the epoch). */
+  let nextTurn = 0;
+  /** The first fault that answers this call, after running the delays and quotas in front of it. */
+  const takeFault = async (modelId: string): Promise<{ answer: Exclude<Fault, { kind: 'delay' | 'quota' }> | null; delayed: 'delay' | 'quota' | null }> => {
+    let delayed: 'delay' | 'quota' | null = null;
     for (const entry of faults) {
       if (entry.left <= 0 || (entry.fault.modelId !== undefined && entry.fault.modelId !== modelId)) continue;
       entry.left -= 1;
-      if (entry.fault.kind === 'delay') {
-        delayed = true;
-        await sleep(entry.fault.ms);
+      if (entry.fault.kind === 'delay' || entry.fault.kind === 'quota') {
+        delayed = entry.fault.kind;
+        let wait = 0;
+        if (entry.fault.kind === 'delay') wait = entry.fault.ms;
+        else {
+          const now = Date.now();
+          const turn = Math.max(now, nextTurn);
+          nextTurn = turn + 1000 / entry.fault.callsPerSecond;
+          wait = turn - now;
+        }
+        await sleep(wait);
         if (closing) break;
         continue;
       }
@@ -297,7 +316,7 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
       call.fault = fault.answer.kind;
       return faultAnswer(fault.answer, modelId, raw, body);
     }
-    if (fault.delayed) call.fault = 'delay';
+    if (fault.delayed) call.fault = fault.delayed;
     if (closing) return errorAnswer({ status: 503, type: 'ServiceUnavailableException', message: 'The stand-in is shutting down.' });
 
     const resolution = resolveModel(modelId, { region, answerRetiredModels });
@@ -456,7 +475,7 @@ const requestId = (body: Buffer): string => {
 // Fault answers
 // ---------------------------------------------------------------------------------------------
 
-const faultAnswer = (fault: Exclude<Fault, { kind: 'delay' }>, modelId: string, raw: Buffer, body: unknown): Answer => {
+const faultAnswer = (fault: Exclude<Fault, { kind: 'delay' | 'quota' }>, modelId: string, raw: Buffer, body: unknown): Answer => {
   const family = familyOf(modelId);
   switch (fault.kind) {
     case 'throttle':

@@ -630,6 +630,22 @@ describe('local Bedrock stand-in (through the real SDK)', () => {
       expect(imagesOf((await invoke(client, TITAN, titanBody(mask512))).json)).to.have.length(1);
     });
 
+    it('quota: answers at most callsPerSecond a second, however many calls arrive at once', async () => {
+      standIn.setFaults([
+        { kind: 'delay', ms: 100, times: Infinity },
+        { kind: 'quota', callsPerSecond: 10, times: Infinity },
+      ]);
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => invoke(client, TITAN, titanBody(mask512))));
+      expect(answers.every((a) => imagesOf(a.json).length === 1)).to.equal(true);
+      // The delay first (100 ms), then one turn each 100 ms: the sixth leaves 500 ms after the first.
+      const ends = standIn.calls.map((c) => c.endedAt! - started).sort((a, b) => a - b);
+      expect(ends[0]).to.be.at.least(100);
+      for (let i = 1; i < ends.length; i++) expect(ends[i]! - ends[i - 1]!, `gap before answer ${i + 1}`).to.be.at.least(90);
+      expect(ends[5]! - ends[0]!).to.be.within(480, 900);
+      expect(standIn.calls.map((c) => c.fault)).to.deep.equal(Array(6).fill('quota'));
+    });
+
     it('close() does not wait for a pending delay', async () => {
       const slow = await startBedrockStandIn({ answerRetiredModels: true, faults: [{ kind: 'delay', ms: 30_000 }] });
       const c = newClient(slow, { maxAttempts: 1 });
@@ -645,6 +661,7 @@ describe('local Bedrock stand-in (through the real SDK)', () => {
     it('rejects malformed fault lists', () => {
       expect(() => standIn.setFaults([{ kind: 'throttle', times: 0 }])).to.throw(TypeError, /times/);
       expect(() => standIn.setFaults([{ kind: 'delay', ms: -1 }])).to.throw(TypeError, /ms/);
+      expect(() => standIn.setFaults([{ kind: 'quota', callsPerSecond: 0 }])).to.throw(TypeError, /callsPerSecond/);
       expect(() => standIn.setFaults([{ kind: 'status', status: 418 as 500 }])).to.throw(TypeError, /status/);
     });
   });

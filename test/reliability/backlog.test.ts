@@ -41,22 +41,22 @@ import { addToSummary } from './summary';
  */
 const UPLOADS = Number(process.env.ICP_BACKLOG_UPLOADS ?? 900);
 /**
- * The model's fixed rate is CAP ÷ DELAY_MS = 20 ÷ 4.5 s = 4.4 calls/s, chosen below what this
- * machine sustains, so the drain measures the model's rate and not the CPU's. Time compression
- * shortens SQS's times, not the work each upload costs in real CPU: measured with `--cpu-prof`
- * and /proc on 2 cores, about 0.25 s per upload in all (prepare ~85 ms: the 1 MP resize, edges
- * and PNGs; generate ~100 ms: SDK requests to S3 and the contact sheet; this process ~45–65 ms:
- * the S3/SQS server and the stand-in's picture), so 4.4 uploads/s keep about 1.1 of the 2 cores
- * busy. Faster rates were CPU-bound here: 20 ÷ 3 s (6.7/s) drained 2,000 uploads in 441 s instead
- * of 300 s on a shared machine, and earlier 10 ÷ 2 s in 1,332 s instead of 1,000 s.
- * Each generate execution also spends ~0.6 s outside the call (its S3 requests one after
- * another, the contact sheet, the message's delete and the next receive), which slows the
- * drain below CAP ÷ DELAY_MS by that fraction: measured on a 2-core machine shared with other
- * test runs, 900 uploads drained in 231 s instead of 202.5 s (+14%), 2,000 in 519 s instead of
- * 450 s (+15%), with 20 calls in flight at the peak. A longer call with a larger cap would
- * shrink that fraction at the same rate.
+ * The model answers at a fixed rate: RATE calls a second (its quota), each taking at least
+ * DELAY_MS, in the order they arrive (the stand-in's `delay` and `quota` faults). With CAP calls
+ * in flight, generate could go CAP ÷ (DELAY_MS + its own ~0.6 s per job: S3 requests, the contact
+ * sheet, the message's delete and the next receive) ≈ 6.5 a second: above RATE, so the model's
+ * rate sets the pace and calls wait their turn at the cap, as a backlog does against a real quota.
+ * Earlier versions paced by CAP ÷ DELAY_MS alone, which counts generate's own time per job in the
+ * drain: 13–27% slower than that rate depending on the machine.
+ *
+ * Time compression shortens SQS's times, not the work each upload costs in real CPU: measured
+ * with `--cpu-prof` and /proc on 2 cores, about 0.25 s per upload in all (prepare ~85 ms: the
+ * 1 MP resize, edges and PNGs; generate ~100 ms: SDK requests to S3 and the contact sheet; this
+ * process ~45–65 ms: the S3/SQS server and the stand-in's picture), so RATE stays where this
+ * machine has a core to spare.
  */
-const DELAY_MS = 4500;
+const RATE = 5;
+const DELAY_MS = 2500;
 /** Executions of generate at once (max_model_calls_in_flight), one model call each. */
 const CAP = 20;
 /**
@@ -110,7 +110,7 @@ const listAll = async (pipeline: LocalPipeline, bucket: string): Promise<string[
 
 describe(`reliability: a backlog of ${UPLOADS} uploads drains at the model's rate`, function () {
   // Expected drain plus margin for the uploads, the start and the checks.
-  this.timeout((UPLOADS * DELAY_MS) / CAP * 2 + 180_000);
+  this.timeout((UPLOADS / RATE) * 2000 + 180_000);
   let pipeline: LocalPipeline | undefined;
   let workDir: string | undefined;
   after(async function () {
@@ -130,7 +130,12 @@ describe(`reliability: a backlog of ${UPLOADS} uploads drains at the model's rat
       // timeout (hence its visibility timeout, 6 × 900 s × 0.01 = 54 s) is raised so no batch comes back
       // while it is still being prepared. generate's stays 6 × 300 s × 0.01 = 18 s, four times a call.
       variables: { max_model_calls_in_flight: CAP, model_call_min_seconds: 0, prepare_timeout_s: 900, prepare_max_concurrency: PREPARE_CONCURRENCY },
-      standIn: { faults: [{ kind: 'delay', ms: DELAY_MS, times: Infinity }] },
+      standIn: {
+        faults: [
+          { kind: 'delay', ms: DELAY_MS, times: Infinity },
+          { kind: 'quota', callsPerSecond: RATE, times: Infinity },
+        ],
+      },
     }));
     const p = pipeline;
     const generateMapping = p.wiring.eventSourceMappings.find((m) => m.functionId === 'generate')!;
@@ -141,8 +146,7 @@ describe(`reliability: a backlog of ${UPLOADS} uploads drains at the model's rat
     const bodies: Buffer[] = [];
     for (let i = 0; i < UPLOADS; i++) bodies.push(await tinyPhoto(i));
 
-    const rate = CAP / (DELAY_MS / 1000); // model calls per second
-    const expectedS = UPLOADS / rate;
+    const expectedS = UPLOADS / RATE;
     const started = Date.now();
     // Uploaded 50 at a time, as a bulk copy would.
     for (let i = 0; i < UPLOADS; i += 50) {
@@ -174,7 +178,7 @@ describe(`reliability: a backlog of ${UPLOADS} uploads drains at the model's rat
     console.log(
       `      ${UPLOADS} uploads (in ${uploadedS.toFixed(1)} s) → ${results} results, ${errors.length} error reports, ${deadLettered} dead-lettered, ${expired} expired; ` +
         `${calls.length} model calls, peak in flight ${peak} (cap ${CAP}); drained in ${drainS.toFixed(1)} s vs ${expectedS.toFixed(1)} s expected ` +
-        `(${drainRate.toFixed(2)}/s vs ${rate.toFixed(2)}/s); oldest job waited ${oldestWaitS.toFixed(1)} s in the generate queue ` +
+        `(${drainRate.toFixed(2)}/s vs ${RATE.toFixed(2)}/s); oldest job waited ${oldestWaitS.toFixed(1)} s in the generate queue ` +
         `= ${(oldestWaitS / TIME_SCALE / 3600).toFixed(2)} h at scale ${TIME_SCALE} (old event-age limit ${OLD_EVENT_AGE_LIMIT_S} s = ${(OLD_EVENT_AGE_LIMIT_S * TIME_SCALE).toFixed(0)} s here)`,
     );
     addToSummary('backlog', {
