@@ -25,10 +25,10 @@
  * cdktf.out/…/cdk.tf.json (or `--stack <cdk.tf.json>`), found on the given endpoint.
  */
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { StackOutputName } from '../terraform/outputs.js';
 
 /** Where the messages of one bucket's events go back to. */
 export interface Route {
@@ -141,16 +141,6 @@ export const redrive = async (options: RedriveOptions): Promise<RedriveResult> =
 // Command line
 // ---------------------------------------------------------------------------------------------
 
-const STACK_DIR = join(process.cwd(), 'cdktf.out', 'stacks', 'image-conditioning-pipeline');
-
-/** The deployed stack's Terraform outputs (`terraform output -json`), as name → value. */
-const terraformOutputs = async (): Promise<Record<string, string>> => {
-  const { terraformBinary } = await import('./terraform-cli.js');
-  const json = execFileSync(terraformBinary(), [`-chdir=${STACK_DIR}`, 'output', '-json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const outputs = JSON.parse(json) as Record<string, { value: unknown }>;
-  return Object.fromEntries(Object.entries(outputs).map(([name, output]) => [name, String(output.value)]));
-};
-
 interface Target {
   readonly client: SQSClient;
   readonly deadLetterQueueUrl: string;
@@ -158,9 +148,8 @@ interface Target {
   readonly names: Readonly<Record<string, string>>;
 }
 
-const deployedTarget = async (region: string | undefined): Promise<Target> => {
-  const outputs = await terraformOutputs();
-  const need = (name: string): string => outputs[name] ?? (() => { throw new Error(`terraform output ${name} is missing: deploy the stack (npm run deploy) first`); })();
+const deployedTarget = (outputs: Partial<Record<StackOutputName, string>>, region: string | undefined): Target => {
+  const need = (name: StackOutputName): string => outputs[name] ?? (() => { throw new Error(`terraform output ${name} is missing: deploy the stack (npm run deploy) first`); })();
   const dlq = need('dead_letter_queue_url');
   const prepare = need('prepare_queue_url');
   const generate = need('generate_queue_url');
@@ -196,6 +185,8 @@ const localTarget = async (endpoint: string, stackJson: string): Promise<Target>
 };
 
 const main = async (): Promise<number> => {
+  // Not imported at the top: cli/target imports the local pipeline, which imports this module.
+  const { STACK_DIR, terraformOutputs } = await import('./cli/target.js');
   const { values } = parseArgs({
     options: {
       endpoint: { type: 'string' },
@@ -209,7 +200,7 @@ const main = async (): Promise<number> => {
     console.log('       npm run redrive -- --endpoint URL [--stack cdk.tf.json] (a local run: npm start -- --watch prints the URL)');
     return 0;
   }
-  const target = values.endpoint ? await localTarget(values.endpoint, values.stack) : await deployedTarget(values.region);
+  const target = values.endpoint ? await localTarget(values.endpoint, values.stack) : deployedTarget(terraformOutputs(STACK_DIR, 'a local run with --endpoint'), values.region);
   try {
     const result = await redrive({ client: target.client, deadLetterQueueUrl: target.deadLetterQueueUrl, routes: target.routes });
     const per = Object.entries(result.byQueue ?? {}).map(([url, n]) => `${n} to the ${target.names[url] ?? url}`);

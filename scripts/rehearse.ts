@@ -64,6 +64,7 @@ import { IntegerSettings, Queueing } from '../functions/core/settings.js';
 import { spendCeiling } from '../functions/core/spend.js';
 import { type Dashboard, type MetricWidget, WidgetTitle } from '../terraform/dashboard.js';
 import { SAVED_QUERIES } from '../terraform/monitoring.js';
+import { STACK_OUTPUTS, type StackOutputs } from '../terraform/outputs.js';
 import { imagesPerCall } from '../terraform/spend.js';
 import { UPLOAD_COMMAND_PROMPT } from '../terraform/stack.js';
 import { MAX_MODEL_CALLS_IN_FLIGHT_DEFAULT, PREPARE_MAX_CONCURRENCY_DEFAULT } from '../terraform/variables.js';
@@ -238,37 +239,6 @@ const notFound = async (call: () => Promise<unknown>): Promise<boolean> => {
   }
 };
 
-interface Outputs {
-  readonly input_bucket_name: string;
-  readonly staging_bucket_name: string;
-  readonly output_bucket_name: string;
-  readonly prepare_function_name: string;
-  readonly generate_function_name: string;
-  readonly prepare_queue_url: string;
-  readonly generate_queue_url: string;
-  readonly dead_letter_queue_url: string;
-  readonly dead_letter_queue_arn: string;
-  readonly redrive_command: string;
-  readonly upload_command: string;
-  readonly max_model_calls_per_hour: number;
-  readonly max_images_per_hour: number;
-  readonly max_usd_per_hour: number;
-}
-
-const STRING_OUTPUTS = [
-  'input_bucket_name',
-  'staging_bucket_name',
-  'output_bucket_name',
-  'prepare_function_name',
-  'generate_function_name',
-  'prepare_queue_url',
-  'generate_queue_url',
-  'dead_letter_queue_url',
-  'dead_letter_queue_arn',
-  'redrive_command',
-  'upload_command',
-] as const;
-
 interface Clients {
   readonly s3: S3Client;
   readonly lambda: LambdaClient;
@@ -294,7 +264,7 @@ const queueName = (url: string): string => url.split('/').pop() ?? '';
 const queueArnOf = (url: string): string => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName(url)}`;
 
 /** What `terraform apply` with the default variables must have created. */
-const checkApplied = async (checks: Checks, clients: Clients, out: Outputs, modelId: string): Promise<void> => {
+const checkApplied = async (checks: Checks, clients: Clients, out: StackOutputs, modelId: string): Promise<void> => {
   const { s3, lambda, sqs, cloudwatch } = clients;
   const buckets = { input: out.input_bucket_name, staging: out.staging_bucket_name, output: out.output_bucket_name };
   const deadLetterArn = queueArnOf(out.dead_letter_queue_url);
@@ -608,7 +578,7 @@ const grantsOf = (statements: readonly PolicyStatement[], sids: readonly string[
   );
 
 /** The S3 grants the layout needs: prepare writes jobs/ only; generate keeps its records outside jobs/ and replaces results. */
-const checkRolePolicies = async (checks: Checks, workdir: Workdir, out: Outputs): Promise<void> => {
+const checkRolePolicies = async (checks: Checks, workdir: Workdir, out: StackOutputs): Promise<void> => {
   let policies: Record<string, PolicyStatement[]> = {};
   await checks.run('the emulator holds an inline policy for each role', async () => {
     policies = await readRolePolicies(workdir);
@@ -687,17 +657,16 @@ const countFrom = (text: string, pattern: RegExp, what: string): number => {
   return Number(match[1]);
 };
 
-const readOutputs = async (workdir: Workdir): Promise<Outputs> => {
+const readOutputs = async (workdir: Workdir): Promise<StackOutputs> => {
   const { stdout } = await workdir.terraform(['output', '-json', '-no-color']);
   const raw = JSON.parse(stdout) as Record<string, { value: unknown }>;
   const outputs = Object.fromEntries(Object.entries(raw).map(([name, { value }]) => [name, value]));
-  for (const name of STRING_OUTPUTS) {
-    if (typeof outputs[name] !== 'string' || outputs[name] === '') throw new Error(`output ${name} is missing or empty`);
+  for (const [name, type] of Object.entries(STACK_OUTPUTS)) {
+    const value = outputs[name];
+    if (type === 'string' && (typeof value !== 'string' || value === '')) throw new Error(`output ${name} is missing or empty`);
+    if (type === 'number' && typeof value !== 'number') throw new Error(`output ${name} is not a number: ${JSON.stringify(value)}`);
   }
-  for (const name of ['max_model_calls_per_hour', 'max_images_per_hour', 'max_usd_per_hour']) {
-    if (typeof outputs[name] !== 'number') throw new Error(`output ${name} is not a number: ${JSON.stringify(outputs[name])}`);
-  }
-  return outputs as unknown as Outputs;
+  return outputs as unknown as StackOutputs;
 };
 
 /**

@@ -17,6 +17,7 @@ import { NodeLayer } from './constructs/node-layer.js';
 import { type Grant, PipelineFunction } from './constructs/pipeline-function.js';
 import { QUEUE_CONSUMER_ACTIONS, StageQueue } from './constructs/stage-queue.js';
 import { Monitoring } from './monitoring.js';
+import type { StackOutputName } from './outputs.js';
 import { ceilingExpressions, imagesPerCall } from './spend.js';
 import type { SynthConfig } from './synth-config.js';
 import { declareVariables, GENERATE_TIMEOUT_MARGIN_S } from './variables.js';
@@ -329,7 +330,7 @@ export class PipelineStack extends TerraformStack {
       })),
     }).overrideLogicalId('monthly');
 
-    const outputs: Record<string, { value: string | number; description: string }> = {
+    const outputs: Record<StackOutputName, { value: string | number; description: string }> = {
       input_bucket_name: { value: input.bucket.bucket, description: 'Name of the bucket to upload photos to; each upload starts a job.' },
       staging_bucket_name: {
         value: staging.bucket.bucket,

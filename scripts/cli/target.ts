@@ -17,6 +17,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { StackOutputName } from '../../terraform/outputs';
 import { ROOT } from '../build-functions';
 import { STACK_JSON } from '../local/pipeline';
 import { terraformBinary } from '../terraform-cli';
@@ -47,8 +48,15 @@ export interface Target {
   close(): void;
 }
 
-/** The stack's Terraform outputs, name → value. @throws Error saying to deploy first. */
-export const terraformOutputs = (stackDir = STACK_DIR): Record<string, string> => {
+/**
+ * The stack's Terraform outputs, name → value.
+ * @param otherwise what the command takes instead of a deployed stack, for the error
+ * @throws Error saying to deploy first, or `otherwise`.
+ */
+export const terraformOutputs = (
+  stackDir = STACK_DIR,
+  otherwise = 'name the buckets with --input-bucket/--output-bucket, or a local run with --endpoint',
+): Partial<Record<StackOutputName, string>> => {
   let json: string;
   try {
     json = execFileSync(terraformBinary(), [`-chdir=${stackDir}`, 'output', '-json'], {
@@ -58,7 +66,7 @@ export const terraformOutputs = (stackDir = STACK_DIR): Record<string, string> =
     });
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
-    throw new Error(`Could not read the Terraform outputs in ${stackDir} (${stderr.split('\n').slice(-3).join(' ')}). Deploy first (npm run deploy), or name the buckets with --input-bucket/--output-bucket, or a local run with --endpoint.`);
+    throw new Error(`Could not read the Terraform outputs in ${stackDir} (${stderr.split('\n').slice(-3).join(' ')}). Deploy first (npm run deploy), or ${otherwise}.`);
   }
   const outputs = JSON.parse(json) as Record<string, { value: unknown }>;
   return Object.fromEntries(Object.entries(outputs).map(([name, output]) => [name, String(output.value)]));
