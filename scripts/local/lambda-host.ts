@@ -183,6 +183,16 @@ export class LocalFunction {
     return environment;
   }
 
+  /**
+   * Out of the pool at once, then killed: its 'exit' comes later, and an invocation sent to it
+   * meanwhile would fail with the dead environment (or EPIPE).
+   */
+  private discard(environment: Environment): void {
+    const index = this.environments.indexOf(environment);
+    if (index >= 0) this.environments.splice(index, 1);
+    environment.child.kill('SIGKILL');
+  }
+
   private pump(): void {
     if (this.closed) return;
     while (this.queue.length > 0 && this.running < this.concurrency) {
@@ -210,14 +220,14 @@ export class LocalFunction {
       const timer = setTimeout(() => {
         cleanup();
         // Lambda freezes and discards an environment that ran out of time.
-        environment.child.kill('SIGKILL');
+        this.discard(environment);
         resolve({ ...base, ok: false, error: { name: 'Sandbox.Timedout', message: `Task timed out after ${this.wiring.timeoutS}.00 seconds` }, durationMs: Date.now() - started, maxRssMb: 0 });
       }, timeoutMs);
       const onMessage = (message: { id?: number; ok: boolean; result?: unknown; error?: InvocationOutcome['error']; maxRssMb: number }): void => {
         if (message.id !== id) return;
         cleanup();
         const outOfMemory = message.maxRssMb > this.wiring.memoryMb;
-        if (outOfMemory) environment.child.kill('SIGKILL');
+        if (outOfMemory) this.discard(environment);
         resolve({
           ...base,
           ok: message.ok && !outOfMemory,
@@ -242,7 +252,8 @@ export class LocalFunction {
       };
       environment.child.on('message', onMessage);
       environment.child.once('exit', onExit);
-      environment.child.send({ id, event: pending.event, timeoutMs, requestId: pending.requestId });
+      // An environment that died since it was picked answers through onExit, not as an uncaught EPIPE.
+      environment.child.send({ id, event: pending.event, timeoutMs, requestId: pending.requestId }, () => undefined);
     });
   }
 

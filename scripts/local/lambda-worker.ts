@@ -4,6 +4,7 @@
  * the Lambda runtime does. Bundled by scripts/build-functions.ts so the child
  * runs plain Node, without the TypeScript loader.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -32,6 +33,21 @@ const serialize = (error: unknown) => {
   return { name: e.name, message: e.message, stack: e.stack };
 };
 
+/**
+ * This process's peak RSS in MB, as Lambda's "Max Memory Used". Linux's VmHWM belongs to the
+ * process's own memory map; getrusage's maxRSS also keeps the parent's RSS at fork (it survives
+ * exec), so a host grown past the memory size would make every new environment "out of memory".
+ */
+const peakRssMb = (): number => {
+  try {
+    const kb = /^VmHWM:\s*(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Math.round(Number(kb) / 1024);
+  } catch {
+    // Not Linux: getrusage's figure, the best there is.
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+};
+
 process.on('message', async (message: InvokeMessage) => {
   const deadline = Date.now() + message.timeoutMs;
   const context = {
@@ -48,8 +64,7 @@ process.on('message', async (message: InvokeMessage) => {
   } catch (error) {
     reply = { id: message.id, ok: false, error: serialize(error), initError: initError !== undefined };
   }
-  // maxRSS is in KiB on Linux: the process's peak, as Lambda's "Max Memory Used".
-  process.send!({ ...reply, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
+  process.send!({ ...reply, maxRssMb: peakRssMb() });
 });
 // The host closed the channel (it is shutting down, or gone): exit, as Lambda's shutdown phase ends an environment.
 process.on('disconnect', () => process.exit(0));
