@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { CONTENT_FILTER_TRIGGER, startBedrockStandIn, type RecordedCall, type RecordedImage, type StandIn } from '../../scripts/local/bedrock-standin';
-import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
+import type { InvocationOutcome } from '../../scripts/local/lambda-host';
 import { claimKey, requestFingerprint } from '../../functions/core/claim';
 import { outputKeys } from '../../functions/core/naming';
-import { BUCKETS, describeOutcome, eventOf, expectHandled, generateEnv, jobResultsOf, transientErrorOf, prepareEnv, stageJob, TITAN, useRig, type Staged } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, expectHandled, generateEnv, jobResultsOf, transientErrorOf, stageJob, TITAN, usePipelineRig, type Staged } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -32,21 +32,10 @@ interface TitanBody {
 
 describe('generate function (built bundle, embedded S3, Bedrock stand-in)', function () {
   this.timeout(30_000);
-  const rig = useRig({ standIn: { answerRetiredModels: true } });
-  let prepare: LocalFunction;
-  let generate: LocalFunction;
-
-  before(() => {
-    prepare = rig().startFunction('prepare', prepareEnv({ DEFAULT_PROMPT: 'a pencil drawing' }));
-    generate = rig().startFunction('generate', generateEnv());
-  });
-
-  afterEach(() => {
-    rig().standIn.setFaults([]);
-  });
+  const { rig, prepare, generate } = usePipelineRig();
 
   const stage = (key: string, body: Uint8Array | string, metadata: Record<string, string> = {}): Promise<Staged> =>
-    stageJob(rig(), prepare, key, body, metadata);
+    stageJob(rig(), prepare(), key, body, metadata);
 
   interface Generated extends Staged {
     readonly outcome: InvocationOutcome;
@@ -56,7 +45,7 @@ describe('generate function (built bundle, embedded S3, Bedrock stand-in)', func
     readonly outputs: string[];
   }
 
-  const run = async (key: string, body: Uint8Array | string, metadata: Record<string, string> = {}, fn = generate, standIn: StandIn = rig().standIn): Promise<Generated> => {
+  const run = async (key: string, body: Uint8Array | string, metadata: Record<string, string> = {}, fn = generate(), standIn: StandIn = rig().standIn): Promise<Generated> => {
     const staged = await stage(key, body, metadata);
     const before = standIn.calls.length;
     const outcome = await fn.invoke(eventOf(staged.jobRecord));

@@ -10,29 +10,18 @@ import { answerKey, claimKey, requestFingerprint } from '../../functions/core/cl
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputKeys } from '../../functions/core/naming';
 import { CONTENT_FILTER_TRIGGER } from '../../scripts/local/bedrock-standin';
-import type { InvocationOutcome, LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, generateEnv, jobResultsOf, prepareEnv, transientErrorOf, resultsOf as loggedResults, stageJob, useRig, type Staged } from '../helpers/local-functions';
+import type { InvocationOutcome } from '../../scripts/local/lambda-host';
+import { BUCKETS, describeOutcome, eventOf, generateEnv, jobResultsOf, transientErrorOf, resultsOf as loggedResults, stageJob, usePipelineRig, type Staged } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 
 describe('exactly-once generation (claims in the staging bucket)', function () {
   this.timeout(60_000);
-  const rig = useRig({ standIn: { answerRetiredModels: true } });
-  let prepare: LocalFunction;
-  let generate: LocalFunction;
-
-  before(() => {
-    prepare = rig().startFunction('prepare', prepareEnv({ DEFAULT_PROMPT: 'a pencil drawing' }));
-    generate = rig().startFunction('generate', generateEnv());
-  });
-  afterEach(() => {
-    rig().standIn.setFaults([]);
-    rig().s3.clearFaults();
-  });
+  const { rig, prepare, generate } = usePipelineRig();
 
   /** Upload → prepare → the record S3 emitted for job.json. */
   const stage = async (key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<S3EventRecord> =>
-    (await stageJob(rig(), prepare, key, body, metadata)).jobRecord;
+    (await stageJob(rig(), prepare(), key, body, metadata)).jobRecord;
   const callsSince = (from: number) => rig().standIn.calls.slice(from);
   /** What generate did with the one job of an invocation, from its log. */
   const resultsOf = (outcome: InvocationOutcome) => loggedResults(rig(), outcome);
@@ -45,13 +34,13 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
   it('the same job event delivered twice, one after the other: one model call, outputs written once', async () => {
     const key = 'dup/seq.png';
-    const staged = await stageJob(rig(), prepare, key, photo('chelsea.png'));
+    const staged = await stageJob(rig(), prepare(), key, photo('chelsea.png'));
     const before = rig().standIn.calls.length;
     const from = rig().records.length;
 
-    const first = await generate.invoke(eventOf(staged.jobRecord));
+    const first = await generate().invoke(eventOf(staged.jobRecord));
     const manifest = await manifestOf(key);
-    const second = await generate.invoke(eventOf(staged.jobRecord));
+    const second = await generate().invoke(eventOf(staged.jobRecord));
     await rig().s3.idle();
 
     expect(await resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
@@ -78,7 +67,7 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     const before = rig().standIn.calls.length;
 
     const from = rig().records.length;
-    const outcomes = await Promise.all([generate.invoke(eventOf(record)), generate.invoke(eventOf(record))]);
+    const outcomes = await Promise.all([generate().invoke(eventOf(record)), generate().invoke(eventOf(record))]);
     await rig().s3.idle();
 
     expect(outcomes.every((o) => o.ok), outcomes.map(describeOutcome).join('; ')).to.equal(true);
@@ -94,15 +83,15 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
   it('the same job event delivered again, several times at once, after its outcome was published: no model call, and no delivery fails', async () => {
     const key = 'dup/late-together.png';
-    const staged = await stageJob(rig(), prepare, key, photo('coffee.png'));
-    const first = await generate.invoke(eventOf(staged.jobRecord));
+    const staged = await stageJob(rig(), prepare(), key, photo('coffee.png'));
+    const first = await generate().invoke(eventOf(staged.jobRecord));
     expect(await resultsOf(first), describeOutcome(first)).to.deep.equal(['published']);
     const manifest = await manifestOf(key);
     const before = rig().standIn.calls.length;
 
     // Warm environments first, so that the deliveries below really run at the same time.
-    await Promise.all([1, 2, 3, 4].map(() => generate.invoke(eventOf(staged.jobRecord))));
-    const outcomes = await Promise.all([1, 2, 3, 4].map(() => generate.invoke(eventOf(staged.jobRecord))));
+    await Promise.all([1, 2, 3, 4].map(() => generate().invoke(eventOf(staged.jobRecord))));
+    const outcomes = await Promise.all([1, 2, 3, 4].map(() => generate().invoke(eventOf(staged.jobRecord))));
 
     // A duplicate is not an error: failing it would only make Lambda deliver it again.
     expect(outcomes.map((o) => o.ok), outcomes.map(describeOutcome).join('; ')).to.deep.equal([true, true, true, true]);
@@ -114,13 +103,13 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
   it('the same bytes uploaded again to the same key with the same settings: recognised, not billed again', async () => {
     const key = 'again/rocket.jpg';
-    const first = await stageJob(rig(), prepare, key, photo('rocket.jpg'), { prompt: 'a rocket' });
-    expect(await resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
+    const first = await stageJob(rig(), prepare(), key, photo('rocket.jpg'), { prompt: 'a rocket' });
+    expect(await resultsOf(await generate().invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
     const picture = await rig().get(BUCKETS.output, outputKeys(key).image(1));
     const before = rig().standIn.calls.length;
 
-    const again = await stageJob(rig(), prepare, key, photo('rocket.jpg'), { prompt: 'a rocket' });
-    const outcome = await generate.invoke(eventOf(again.jobRecord));
+    const again = await stageJob(rig(), prepare(), key, photo('rocket.jpg'), { prompt: 'a rocket' });
+    const outcome = await generate().invoke(eventOf(again.jobRecord));
 
     // Same bytes, same settings: the same request, so the same claim…
     expect(again.jobId).to.equal(first.jobId);
@@ -136,11 +125,11 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   });
 
   it('the same bytes with a new prompt, and new bytes under the same key, are each processed', async () => {
-    await generate.invoke(eventOf(await stage('changed/pic.png', photo('astronaut.png'), { prompt: 'an astronaut' })));
+    await generate().invoke(eventOf(await stage('changed/pic.png', photo('astronaut.png'), { prompt: 'an astronaut' })));
     const before = rig().standIn.calls.length;
 
-    await generate.invoke(eventOf(await stage('changed/pic.png', photo('astronaut.png'), { prompt: 'an astronaut as a woodcut' })));
-    await generate.invoke(eventOf(await stage('changed/pic.png', photo('coffee.png'), { prompt: 'an astronaut as a woodcut' })));
+    await generate().invoke(eventOf(await stage('changed/pic.png', photo('astronaut.png'), { prompt: 'an astronaut as a woodcut' })));
+    await generate().invoke(eventOf(await stage('changed/pic.png', photo('coffee.png'), { prompt: 'an astronaut as a woodcut' })));
 
     const calls = callsSince(before);
     expect(calls).to.have.length(2);
@@ -150,12 +139,12 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   });
 
   it('reports an unreadable claim as INVALID_JOB without calling the model or retrying', async () => {
-    const staged = await stageJob(rig(), prepare, 'claims/garbled.png', photo('chelsea.png'));
+    const staged = await stageJob(rig(), prepare(), 'claims/garbled.png', photo('chelsea.png'));
     const key = claimKey(staged.jobId, requestFingerprint(staged.job, staged.job.modelId));
     await rig().put(BUCKETS.staging, key, 'not a claim');
     const before = rig().standIn.calls.length;
 
-    const outcome = await generate.invoke(eventOf(staged.jobRecord));
+    const outcome = await generate().invoke(eventOf(staged.jobRecord));
 
     expect(outcome.ok, describeOutcome(outcome)).to.equal(true);
     expect(callsSince(before)).to.have.length(0);
@@ -165,13 +154,13 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   });
 
   it('a retry after a transient failure takes the released claim over and finishes the job', async () => {
-    const staged = await stageJob(rig(), prepare, 'retry/ok.png', photo('chelsea.png'));
+    const staged = await stageJob(rig(), prepare(), 'retry/ok.png', photo('chelsea.png'));
     const before = rig().standIn.calls.length;
     rig().standIn.setFaults([{ kind: 'status', status: 503, times: 3 }]);
 
-    const first = await generate.invoke(eventOf(staged.jobRecord));
+    const first = await generate().invoke(eventOf(staged.jobRecord));
     const released = await rig().getJson(BUCKETS.staging, claimOf(staged));
-    const retry = await generate.invoke(eventOf(staged.jobRecord));
+    const retry = await generate().invoke(eventOf(staged.jobRecord));
 
     expect(first.ok, 'the first attempt fails after the SDK retries').to.equal(false);
     expect(first.error?.name, 'the message is handed back to the queue').to.equal('FullBatchFailureError');
@@ -188,14 +177,14 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
 
   it('a kept model failure: a Lambda retry of the same upload reads it (not billed twice), a re-upload of the same file calls the model again', async () => {
     const key = 'policy/model-error.png';
-    const first = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'a cat (model error)' });
+    const first = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'a cat (model error)' });
     const before = rig().standIn.calls.length;
     rig().standIn.setFaults([{ kind: 'inference-error', times: 1 }]);
     // The report cannot be written, so the invocation fails after the failed (paid) call was kept.
     const blocked = rig().s3.injectFault({ kind: 'SlowDown', operation: 'PutObject', bucket: BUCKETS.output, key: outputKeys(key).error });
-    const failed = await generate.invoke(eventOf(first.jobRecord));
+    const failed = await generate().invoke(eventOf(first.jobRecord));
     blocked.remove();
-    const retry = await generate.invoke(eventOf(first.jobRecord));
+    const retry = await generate().invoke(eventOf(first.jobRecord));
 
     expect(failed.ok, 'the error.json write failed').to.equal(false);
     expect(retry.ok, describeOutcome(retry)).to.equal(true);
@@ -206,9 +195,9 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
     expect(reported.calls.map((c: { kept: boolean }) => c.kept)).to.deep.equal([true]);
 
     // The model's failure was not the upload's doing: the same file uploaded again is generated again.
-    const again = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'a cat (model error)' });
+    const again = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'a cat (model error)' });
     expect(claimOf(again)).to.equal(claimOf(first));
-    expect(await resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate().invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
     expect(callsSince(before).map((c) => c.status)).to.deep.equal([424, 200]);
     const manifest = await manifestOf(key);
     expect(manifest.outcome).to.equal('succeeded');
@@ -219,13 +208,13 @@ describe('exactly-once generation (claims in the staging bucket)', function () {
   it('a kept content-filter block, which the upload caused: the same file uploaded again reads it instead of calling the model', async () => {
     const key = 'policy/filtered.png';
     const prompt = `a cat ${CONTENT_FILTER_TRIGGER}`;
-    const first = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt });
+    const first = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt });
     const before = rig().standIn.calls.length;
-    expect(await resultsOf(await generate.invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
+    expect(await resultsOf(await generate().invoke(eventOf(first.jobRecord)))).to.deep.equal(['published']);
     expect(callsSince(before)).to.have.length(1);
 
-    const again = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt });
-    expect(await resultsOf(await generate.invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
+    const again = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt });
+    expect(await resultsOf(await generate().invoke(eventOf(again.jobRecord)))).to.deep.equal(['published']);
 
     expect(callsSince(before), 'the same request would be blocked again').to.have.length(1);
     const manifest = await manifestOf(key);

@@ -11,29 +11,20 @@ import sharp from 'sharp';
 import type { S3EventRecord } from 'aws-lambda';
 import { outputFolder, outputKeys } from '../../functions/core/naming';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
-import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, sqsEventOf, stageJob, useRig, type Staged } from '../helpers/local-functions';
+import { BUCKETS, describeOutcome, eventOf, generateEnv, prepareEnv, sqsEventOf, stageJob, usePipelineRig, type Staged } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 const SKETCH = 'us.stability.stable-image-control-sketch-v1:0';
 
 describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', function () {
   this.timeout(60_000);
-  const rig = useRig({ standIn: { answerRetiredModels: true } });
-  let prepare: LocalFunction;
-  let generate: LocalFunction;
+  const { rig, prepare, generate } = usePipelineRig();
   let prepareSketch: LocalFunction;
   let generateSketch: LocalFunction;
 
   before(() => {
-    prepare = rig().startFunction('prepare', prepareEnv({ DEFAULT_PROMPT: 'a pencil drawing' }));
-    generate = rig().startFunction('generate', generateEnv());
     prepareSketch = rig().startFunction('prepare', prepareEnv({ MODEL_ID: SKETCH, DEFAULT_PROMPT: 'a pencil drawing' }));
     generateSketch = rig().startFunction('generate', generateEnv({ MODEL_ID: SKETCH }));
-  });
-
-  afterEach(() => {
-    rig().standIn.setFaults([]);
-    rig().s3.clearFaults();
   });
 
   const folderOf = (key: string): Promise<string[]> => rig().list(BUCKETS.output, outputFolder(key)).then((keys) => keys.filter((k) => !k.slice(outputFolder(key).length).includes('/')));
@@ -61,8 +52,8 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
     it('tiger.jpg and tiger.png, a/b and a/b.png, each get a folder of their own, and neither touches the other', async () => {
       const keys = ['same/tiger.jpg', 'same/tiger.png', 'same/a/b', 'same/a/b.png'];
       for (const key of keys) {
-        const staged = await stageJob(rig(), prepare, key, photo(key.endsWith('.png') ? 'coffee.png' : 'chelsea.png'), { prompt: key });
-        await generated(generate, staged.jobRecord);
+        const staged = await stageJob(rig(), prepare(), key, photo(key.endsWith('.png') ? 'coffee.png' : 'chelsea.png'), { prompt: key });
+        await generated(generate(), staged.jobRecord);
       }
       for (const key of keys) {
         const manifest = await expectFolderMatchesManifest(key);
@@ -75,8 +66,8 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
       const long = `long/${'x'.repeat(1000)}.jpg`;
       const crafted = outputFolder(long).slice(0, -1);
       for (const key of [long, crafted]) {
-        const staged = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: key.slice(0, 40) });
-        await generated(generate, staged.jobRecord);
+        const staged = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: key.slice(0, 40) });
+        await generated(generate(), staged.jobRecord);
       }
       expect((await manifestOf(long)).source.key).to.equal(long);
       expect((await manifestOf(crafted)).source.key).to.equal(crafted);
@@ -86,12 +77,12 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
   describe('the folder shows the newest upload of its key', () => {
     it('an older upload whose generation finishes last does not overwrite the newer one', async () => {
       const key = 'race/cat.jpg';
-      const older = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'the older upload' });
-      const newer = await stageJob(rig(), prepare, key, photo('coffee.png'), { prompt: 'the newer upload' });
+      const older = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'the older upload' });
+      const newer = await stageJob(rig(), prepare(), key, photo('coffee.png'), { prompt: 'the newer upload' });
 
-      await generated(generate, newer.jobRecord);
+      await generated(generate(), newer.jobRecord);
       const calls = modelCalls();
-      await generated(generate, older.jobRecord);
+      await generated(generate(), older.jobRecord);
 
       const manifest = await expectFolderMatchesManifest(key);
       expect(manifest.source.eTag).to.equal(newer.job.source.eTag);
@@ -101,15 +92,15 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
     it('A, then B, then A again under one key shows A: the third upload publishes the kept answer without a model call', async () => {
       const key = 'aba/photo.jpg';
-      const first = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'same settings' });
-      await generated(generate, first.jobRecord);
-      const second = await stageJob(rig(), prepare, key, photo('coffee.png'), { prompt: 'same settings' });
-      await generated(generate, second.jobRecord);
+      const first = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'same settings' });
+      await generated(generate(), first.jobRecord);
+      const second = await stageJob(rig(), prepare(), key, photo('coffee.png'), { prompt: 'same settings' });
+      await generated(generate(), second.jobRecord);
       const calls = modelCalls();
 
-      const third = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'same settings' });
+      const third = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'same settings' });
       expect(third.jobId).to.equal(first.jobId);
-      await generated(generate, third.jobRecord);
+      await generated(generate(), third.jobRecord);
 
       const manifest = await expectFolderMatchesManifest(key);
       expect(manifest.source.eTag).to.equal(first.job.source.eTag);
@@ -120,12 +111,12 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
     it('a duplicate delivery of an older job after a newer one was published changes nothing', async () => {
       const key = 'dup-after/cat.jpg';
-      const older = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'older' });
-      await generated(generate, older.jobRecord);
-      const newer = await stageJob(rig(), prepare, key, photo('coffee.png'), { prompt: 'newer' });
-      await generated(generate, newer.jobRecord);
+      const older = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'older' });
+      await generated(generate(), older.jobRecord);
+      const newer = await stageJob(rig(), prepare(), key, photo('coffee.png'), { prompt: 'newer' });
+      await generated(generate(), newer.jobRecord);
 
-      await generated(generate, older.jobRecord);
+      await generated(generate(), older.jobRecord);
       expect((await manifestOf(key)).prompt).to.equal('newer');
     });
   });
@@ -133,12 +124,12 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
   describe('no stale files beside a manifest', () => {
     it('count=3 then count=1 on one key leaves only 1.png', async () => {
       const key = 'stale/count.jpg';
-      const three = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'three', count: '3' });
-      await generated(generate, three.jobRecord);
+      const three = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'three', count: '3' });
+      await generated(generate(), three.jobRecord);
       expect((await manifestOf(key)).outputs.images).to.have.length(3);
 
-      const one = await stageJob(rig(), prepare, key, photo('chelsea.png'), { prompt: 'one', count: '1' });
-      await generated(generate, one.jobRecord);
+      const one = await stageJob(rig(), prepare(), key, photo('chelsea.png'), { prompt: 'one', count: '1' });
+      await generated(generate(), one.jobRecord);
 
       const manifest = await expectFolderMatchesManifest(key);
       expect(manifest.outputs.images).to.deep.equal([outputKeys(key).image(1)]);
@@ -147,12 +138,12 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
     it('a success followed by a rejected re-upload leaves error.json and the manifest only: no pictures, no edge mask', async () => {
       const key = 'stale/rejected.jpg';
-      const good = await stageJob(rig(), prepare, key, photo('chelsea.png'));
-      await generated(generate, good.jobRecord);
+      const good = await stageJob(rig(), prepare(), key, photo('chelsea.png'));
+      await generated(generate(), good.jobRecord);
 
-      const bad = await stageJob(rig(), prepare, key, 'this is not a picture');
+      const bad = await stageJob(rig(), prepare(), key, 'this is not a picture');
       expect(bad.job.status).to.equal('rejected');
-      await generated(generate, bad.jobRecord);
+      await generated(generate(), bad.jobRecord);
 
       const manifest = await expectFolderMatchesManifest(key);
       expect(await folderOf(key)).to.deep.equal([outputKeys(key).error, outputKeys(key).manifest]);
@@ -180,8 +171,8 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
     };
 
     it('count=1: the output PUT of the picture answers 503 SlowDown on every attempt', async () => {
-      const staged = await stageJob(rig(), prepare, 'paid/slowdown.jpg', photo('chelsea.png'));
-      const manifest = await failsThenPublishes(generate, staged, () => {
+      const staged = await stageJob(rig(), prepare(), 'paid/slowdown.jpg', photo('chelsea.png'));
+      const manifest = await failsThenPublishes(generate(), staged, () => {
         rig().s3.injectFault({ kind: 'SlowDown', operation: 'PutObject', bucket: BUCKETS.output, key: /\/1\.png$/ });
       });
       expect(manifest.outcome).to.equal('succeeded');
@@ -189,25 +180,25 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
     });
 
     it('count=1: the output bucket does not answer at all (connections reset)', async () => {
-      const staged = await stageJob(rig(), prepare, 'paid/unavailable.jpg', photo('chelsea.png'));
-      const manifest = await failsThenPublishes(generate, staged, () => {
+      const staged = await stageJob(rig(), prepare(), 'paid/unavailable.jpg', photo('chelsea.png'));
+      const manifest = await failsThenPublishes(generate(), staged, () => {
         rig().s3.injectFault({ kind: 'reset', bucket: BUCKETS.output });
       });
       expect(manifest.outcome).to.equal('succeeded');
     });
 
     it("the claim's final update fails after the outcome was published", async () => {
-      const staged = await stageJob(rig(), prepare, 'paid/claim-done.jpg', photo('chelsea.png'));
+      const staged = await stageJob(rig(), prepare(), 'paid/claim-done.jpg', photo('chelsea.png'));
       const claimKey = new RegExp(`^claims/${staged.jobId}/[0-9a-f]+\\.json$`);
-      await failsThenPublishes(generate, staged, () => {
+      await failsThenPublishes(generate(), staged, () => {
         // Let the claim's creation and its metering through, then fail every attempt of the "done" update.
         rig().s3.injectFault({ kind: 'InternalError', operation: 'PutObject', bucket: BUCKETS.staging, key: claimKey, after: 2, times: 3 });
       });
     });
 
     it('the error.json PUT fails after a content-filter block: the retry reports the kept block', async () => {
-      const staged = await stageJob(rig(), prepare, 'paid/filtered.jpg', photo('chelsea.png'), { prompt: 'standin-blocked tiger' });
-      const manifest = await failsThenPublishes(generate, staged, () => {
+      const staged = await stageJob(rig(), prepare(), 'paid/filtered.jpg', photo('chelsea.png'), { prompt: 'standin-blocked tiger' });
+      const manifest = await failsThenPublishes(generate(), staged, () => {
         rig().s3.injectFault({ kind: 'SlowDown', operation: 'PutObject', bucket: BUCKETS.output, key: /\/error\.json$/ });
       });
       expect(manifest.outcome).to.equal('failed');
@@ -234,7 +225,7 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
     it('a model call that times out on the client is not retried inside the same invocation', async () => {
       const impatient = rig().startFunction('generate', generateEnv({ REQUEST_TIMEOUT_MS: '1000' }));
-      const staged = await stageJob(rig(), prepare, 'paid/timeout.jpg', photo('chelsea.png'));
+      const staged = await stageJob(rig(), prepare(), 'paid/timeout.jpg', photo('chelsea.png'));
       rig().standIn.setFaults([{ kind: 'delay', ms: 2500, times: 5 }]);
       const calls = modelCalls();
 
@@ -248,8 +239,8 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
   describe('no upload without an outcome', () => {
     it('a key ending in / that has content gets an outcome of its own', async () => {
       const key = 'markers/with-content/';
-      const staged = await stageJob(rig(), prepare, key, photo('chelsea.png'));
-      await generated(generate, staged.jobRecord);
+      const staged = await stageJob(rig(), prepare(), key, photo('chelsea.png'));
+      await generated(generate(), staged.jobRecord);
       const manifest = await expectFolderMatchesManifest(key);
       expect(manifest.source.key).to.equal(key);
       expect(manifest.outcome).to.equal('succeeded');
@@ -257,10 +248,10 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
     it('a staged edges.png that disappeared still ends with a manifest (and no dead letter)', async () => {
       const key = 'missing/edges.jpg';
-      const staged = await stageJob(rig(), prepare, key, photo('chelsea.png'));
+      const staged = await stageJob(rig(), prepare(), key, photo('chelsea.png'));
       await rig().client.send(new DeleteObjectCommand({ Bucket: BUCKETS.staging, Key: `jobs/${staged.jobId}/edges.png` }));
 
-      await generated(generate, staged.jobRecord);
+      await generated(generate(), staged.jobRecord);
 
       const manifest = await expectFolderMatchesManifest(key);
       expect(manifest.outcome).to.equal('succeeded');
@@ -283,14 +274,14 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
   describe('the last receive of a queue message', () => {
     it('generate: a transient failure on the last receive publishes error.json RETRIES_EXHAUSTED with its manifest, and the message still fails (to the dead-letter queue)', async () => {
       const key = 'last/generate.jpg';
-      const staged = await stageJob(rig(), prepare, key, photo('chelsea.png'));
+      const staged = await stageJob(rig(), prepare(), key, photo('chelsea.png'));
       rig().standIn.setFaults([{ kind: 'status', status: 503, times: Infinity }]);
 
-      const early = await generate.invoke(sqsEventOf([staged.jobRecord], { receiveCount: 4 }));
+      const early = await generate().invoke(sqsEventOf([staged.jobRecord], { receiveCount: 4 }));
       expect(early.ok, 'an earlier receive fails and leaves nothing').to.equal(false);
       expect(await folderOf(key)).to.deep.equal([]);
 
-      const last = await generate.invoke(sqsEventOf([staged.jobRecord], { receiveCount: 5 }));
+      const last = await generate().invoke(sqsEventOf([staged.jobRecord], { receiveCount: 5 }));
       expect(last.ok, 'the message fails, so SQS moves it to the dead-letter queue').to.equal(false);
       await rig().s3.idle();
       const manifest = await expectFolderMatchesManifest(key);
@@ -302,7 +293,7 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
 
       // Redriven after the fault is gone: the message is received afresh and the pictures replace the report.
       rig().standIn.setFaults([]);
-      await generated(generate, staged.jobRecord);
+      await generated(generate(), staged.jobRecord);
       const redriven = await expectFolderMatchesManifest(key);
       expect(redriven.outcome).to.equal('succeeded');
     });
@@ -313,13 +304,13 @@ describe('consistent outcomes (built bundles, embedded S3, Bedrock stand-in)', f
       rig().s3.injectFault({ kind: 'InternalError', operation: 'GetObject', bucket: BUCKETS.input, key });
       const from = rig().records.length;
 
-      const last = await prepare.invoke(sqsEventOf([upload], { receiveCount: 5 }));
+      const last = await prepare().invoke(sqsEventOf([upload], { receiveCount: 5 }));
 
       expect(last.ok).to.equal(false);
       rig().s3.clearFaults();
       const jobRecord = rig().records.slice(from).find((r) => r.s3.bucket.name === BUCKETS.staging && r.s3.object.key.endsWith('/job.json'))!;
       expect(jobRecord, 'a rejected job.json was staged').to.not.equal(undefined);
-      await generated(generate, jobRecord);
+      await generated(generate(), jobRecord);
       const report = await rig().getJson(BUCKETS.output, outputKeys(key).error);
       expect(report).to.include({ reason: 'RETRIES_EXHAUSTED', stage: 'prepare', attempts: 5 });
       expect(report.lastError).to.match(/InternalError/);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metrics } from '../../functions/core/settings';
 import type { LocalFunction } from '../../scripts/local/lambda-host';
-import { eventOf, generateEnv, prepareEnv, stageJob, useRig } from '../helpers/local-functions';
+import { eventOf, stageJob, usePipelineRig } from '../helpers/local-functions';
 import { photo } from '../helpers/photos';
 
 interface EmfLine {
@@ -18,16 +18,7 @@ interface EmfLine {
 
 describe('telemetry: Powertools logs and EMF metrics (built bundles)', function () {
   this.timeout(60_000);
-  const rig = useRig({ standIn: { answerRetiredModels: true } });
-  let prepare: LocalFunction;
-  let generate: LocalFunction;
-
-  before(() => {
-    prepare = rig().startFunction('prepare', prepareEnv({ DEFAULT_PROMPT: 'a pencil drawing' }));
-    generate = rig().startFunction('generate', generateEnv());
-  });
-
-  afterEach(() => rig().standIn.setFaults([]));
+  const { rig, prepare, generate } = usePipelineRig();
 
   const logOf = (fn: LocalFunction): string => {
     try {
@@ -70,9 +61,9 @@ describe('telemetry: Powertools logs and EMF metrics (built bundles)', function 
   };
 
   it("one upload's story is one query: prepare's and generate's lines carry the same jobId and key, with the Lambda context", async () => {
-    const prepared = await linesDuring(prepare, () => stageJob(rig(), prepare, 'telemetry/story.png', photo('chelsea.png')));
+    const prepared = await linesDuring(prepare(), () => stageJob(rig(), prepare(), 'telemetry/story.png', photo('chelsea.png')));
     const staged = prepared.result;
-    const generated = await linesDuring(generate, () => generate.invoke(eventOf(staged.jobRecord)));
+    const generated = await linesDuring(generate(), () => generate().invoke(eventOf(staged.jobRecord)));
     expect(generated.result.ok).to.equal(true);
 
     const lines = [...prepared.lines, ...generated.lines].filter((l) => l.message !== undefined);
@@ -88,12 +79,12 @@ describe('telemetry: Powertools logs and EMF metrics (built bundles)', function 
   });
 
   it('prepare emits UploadsPrepared, PrepareDuration and EdgeDensity; a refused upload UploadsRejected by reason', async () => {
-    const good = metricsIn((await linesDuring(prepare, () => stageJob(rig(), prepare, 'telemetry/good.png', photo('coffee.png')))).lines);
+    const good = metricsIn((await linesDuring(prepare(), () => stageJob(rig(), prepare(), 'telemetry/good.png', photo('coffee.png')))).lines);
     expect(good.get(Metrics.UPLOADS_PREPARED)?.[0]).to.deep.include({ value: 1, unit: 'Count' });
     expect(good.get(Metrics.PREPARE_DURATION)?.[0]?.unit).to.equal('Milliseconds');
     expect(good.get(Metrics.EDGE_DENSITY)?.[0]?.value).to.be.a('number').within(0.01, 100);
 
-    const badRun = await linesDuring(prepare, () => stageJob(rig(), prepare, 'telemetry/bad.jpg', 'plain text, not a picture'));
+    const badRun = await linesDuring(prepare(), () => stageJob(rig(), prepare(), 'telemetry/bad.jpg', 'plain text, not a picture'));
     const bad = metricsIn(badRun.lines);
     // The report's own message rides as `detail`: `message` is the log line's, and Powertools refuses to overwrite it.
     const rejected = badRun.lines.find((l) => l.message === 'upload rejected');
@@ -105,20 +96,20 @@ describe('telemetry: Powertools logs and EMF metrics (built bundles)', function 
   });
 
   it('generate emits ModelCalls, ImagesGenerated, ModelLatency, EstimatedCostUsd and Outcomes by outcome; a failure Failures by reason; a duplicate DuplicateEvents', async () => {
-    const staged = await stageJob(rig(), prepare, 'telemetry/gen.png', photo('chelsea.png'), { count: '2' });
-    const made = metricsIn((await linesDuring(generate, () => generate.invoke(eventOf(staged.jobRecord)))).lines);
+    const staged = await stageJob(rig(), prepare(), 'telemetry/gen.png', photo('chelsea.png'), { count: '2' });
+    const made = metricsIn((await linesDuring(generate(), () => generate().invoke(eventOf(staged.jobRecord)))).lines);
     expect(made.get(Metrics.MODEL_CALLS)?.[0]).to.deep.include({ value: 1, unit: 'Count', dimensions: { service: 'generate' } });
     expect(made.get(Metrics.IMAGES_GENERATED)?.[0]?.value).to.equal(2);
     expect(made.get(Metrics.MODEL_LATENCY)?.[0]?.unit).to.equal('Milliseconds');
     expect(made.get(Metrics.ESTIMATED_COST)?.[0]?.value).to.equal(0.02);
     expect(made.get(Metrics.OUTCOMES)?.[0]).to.deep.include({ value: 1, dimensions: { service: 'generate', outcome: 'succeeded' } });
 
-    const again = metricsIn((await linesDuring(generate, () => generate.invoke(eventOf(staged.jobRecord)))).lines);
+    const again = metricsIn((await linesDuring(generate(), () => generate().invoke(eventOf(staged.jobRecord)))).lines);
     expect(again.get(Metrics.DUPLICATE_EVENTS)?.[0]?.value).to.equal(1);
     expect(again.get(Metrics.MODEL_CALLS)?.[0]?.value ?? 0, 'a duplicate calls nothing').to.equal(0);
 
-    const blocked = await stageJob(rig(), prepare, 'telemetry/blocked.png', photo('chelsea.png'), { prompt: 'standin-blocked tiger' });
-    const failed = metricsIn((await linesDuring(generate, () => generate.invoke(eventOf(blocked.jobRecord)))).lines);
+    const blocked = await stageJob(rig(), prepare(), 'telemetry/blocked.png', photo('chelsea.png'), { prompt: 'standin-blocked tiger' });
+    const failed = metricsIn((await linesDuring(generate(), () => generate().invoke(eventOf(blocked.jobRecord)))).lines);
     expect(failed.get(Metrics.FAILURES)?.[0]).to.deep.include({ value: 1, dimensions: { service: 'generate', reason: 'CONTENT_FILTERED' } });
     expect(failed.get(Metrics.OUTCOMES)?.[0]?.dimensions).to.deep.include({ outcome: 'failed' });
   });

@@ -238,6 +238,37 @@ export const useRig = (options: { standIn?: StandInOptions } = {}): (() => Rig) 
   };
 };
 
+export interface PipelineRig {
+  readonly rig: () => Rig;
+  readonly prepare: () => LocalFunction;
+  readonly generate: () => LocalFunction;
+}
+
+/**
+ * {@link useRig} with a prepare and a generate function started with the stack's variables, for
+ * tests that take an upload through both stages. The stand-in answers retired models: the functions default to
+ * Titan v2, which the real service (and by default the stand-in) refuses since its end of life.
+ * Faults a test injects end with the test.
+ */
+export const usePipelineRig = (): PipelineRig => {
+  const rig = useRig({ standIn: { answerRetiredModels: true } });
+  let prepare: LocalFunction | undefined;
+  let generate: LocalFunction | undefined;
+  before(() => {
+    prepare = rig().startFunction('prepare', prepareEnv({ DEFAULT_PROMPT: 'a pencil drawing' }));
+    generate = rig().startFunction('generate', generateEnv());
+  });
+  afterEach(() => {
+    rig().standIn.setFaults([]);
+    rig().s3.clearFaults();
+  });
+  const started = (fn: LocalFunction | undefined): LocalFunction => {
+    if (!fn) throw new Error('The functions are not started yet: call them inside a test or hook');
+    return fn;
+  };
+  return { rig, prepare: () => started(prepare), generate: () => started(generate) };
+};
+
 /** Asserts-free view of an outcome for failure messages: the error, else the result. */
 export const describeOutcome = (outcome: InvocationOutcome): string =>
   outcome.ok ? JSON.stringify(outcome.result) : `${outcome.error?.name}: ${outcome.error?.message}`;
