@@ -20,11 +20,11 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OutputFile } from '../functions/core/layout';
 import { eachLimited } from './cli/batch';
 import { factsOf, type ManifestJson } from './cli/manifest-fields';
+import { runAsScript } from './cli/run-as-script';
 import { formatStatus, parseSince, type DatedFacts, type QueueDepth } from './cli/status-report';
 import { resolveTarget } from './cli/target';
 
@@ -115,12 +115,4 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   }
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

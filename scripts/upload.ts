@@ -18,10 +18,10 @@
  */
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { runBatch } from './cli/batch';
 import { buildMetadata, checkMetadataSize } from './cli/metadata';
 import { findPhotos } from './cli/photos';
+import { runAsScript } from './cli/run-as-script';
 import { resolveTarget } from './cli/target';
 import { assignKeys } from './cli/upload-key';
 
@@ -118,12 +118,4 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   }
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exit(error instanceof TypeError && /parseArgs|Unknown option|--/.test(String(error)) ? 2 : 1);
-    },
-  );
-}
+runAsScript(import.meta.url, main);
