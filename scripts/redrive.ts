@@ -26,8 +26,9 @@
  */
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runAsScript } from './cli/run-as-script';
+import { STACK_DIR, terraformOutputs } from './cli/target';
 import type { StackOutputName } from '../terraform/outputs.js';
 
 /** Where the messages of one bucket's events go back to. */
@@ -184,10 +185,9 @@ const localTarget = async (endpoint: string, stackJson: string): Promise<Target>
   return { client, deadLetterQueueUrl: await urlOf(deadLetterIds[0]!), routes, names };
 };
 
-const main = async (): Promise<number> => {
-  // Not imported at the top: cli/target imports the local pipeline, which imports this module.
-  const { STACK_DIR, terraformOutputs } = await import('./cli/target.js');
+const main = async (argv: readonly string[]): Promise<number> => {
   const { values } = parseArgs({
+    args: [...argv],
     options: {
       endpoint: { type: 'string' },
       stack: { type: 'string', default: join(STACK_DIR, 'cdk.tf.json') },
@@ -215,12 +215,4 @@ const main = async (): Promise<number> => {
   }
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

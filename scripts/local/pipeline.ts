@@ -21,7 +21,6 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeS3EventKey } from '../../functions/core/event';
 import { outputFolder, outputKeys } from '../../functions/core/naming';
-import { redrive, type RedriveResult, type Route } from '../redrive';
 import { startBedrockStandIn, type StandIn, type StandInOptions } from './bedrock-standin';
 import { MappingRunner } from './event-source-mapping';
 import { defaultWorkerPath, LocalFunction } from './lambda-host';
@@ -104,8 +103,6 @@ export interface LocalPipeline {
   notify(record: S3EventRecord): Promise<void>;
   /** The messages in the dead-letter queues, without receiving them. */
   deadLetters(): QueuedMessage[];
-  /** Moves every dead-letter message back to the queue its S3 event came from (see scripts/redrive.ts). */
-  redrive(): Promise<RedriveResult>;
   /** Waits until the manifest for `key` exists (written last by generate). */
   waitForOutcome(key: string, timeoutMs?: number): Promise<Outcome>;
   /**
@@ -238,7 +235,6 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   const buckets = { input: wiring.buckets.input!, staging: wiring.buckets.staging!, output: wiring.buckets.output! };
   const sourceQueues = [...new Set(wiring.eventSourceMappings.map((m) => queues[m.queueId]!))];
   const deadLetterQueues = [...new Set(Object.values(wiring.queues).flatMap((q) => (q.redrive ? [queues[q.redrive.deadLetterQueueId]!] : [])))];
-  const routes: Route[] = wiring.notifications.map((n) => ({ bucket: wiring.buckets[n.bucketId]!, prefix: n.prefix, suffix: n.suffix, queueUrl: queues[n.queueId]!.url }));
 
   const exists = async (key: string): Promise<boolean> => {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.output, Prefix: key, MaxKeys: 1 }));
@@ -278,10 +274,6 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
         const snapshot = s3.inspectQueue(queue.name);
         return snapshot ? [...snapshot.ready, ...snapshot.inflight, ...snapshot.delayed] : [];
       });
-    },
-    async redrive() {
-      const results = await Promise.all(deadLetterQueues.map((queue) => redrive({ client: sqs, deadLetterQueueUrl: queue.url, routes, waitTimeS: 0 })));
-      return results.reduce((sum, r) => ({ moved: sum.moved + r.moved, left: [...sum.left, ...r.left] }), { moved: 0, left: [] } as RedriveResult);
     },
     async waitForOutcome(key, timeoutMs = 60_000) {
       const keys = outputKeys(key);

@@ -21,10 +21,12 @@
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { outputFolder, outputKeys } from '../../functions/core/naming';
 import { ROOT } from '../../scripts/build-functions';
@@ -65,6 +67,7 @@ const PREPARE_CONCURRENCY = 2;
 /** 1 s of SQS time lasts 10 ms: the old 3,600 s event-age limit is 36 s. */
 const TIME_SCALE = 0.01;
 const OLD_EVENT_AGE_LIMIT_S = 3600;
+const run = promisify(execFile);
 
 /** A tiny photo per index: two colours split by a slanted edge, so each has edges and its own bytes (and ETag). */
 const tinyPhoto = (i: number): Promise<Buffer> => {
@@ -250,10 +253,10 @@ describe('reliability: generate fails every receive, then the model is back and 
     expect(failed.manifest.outcome).to.equal('failed');
     expect(failed.error).to.include({ stage: 'generate' });
 
-    // The fix, then the redrive: processed again, the upload ends with its pictures.
+    // The fix, then the redrive with the documented command: processed again, the upload ends with its pictures.
     p.standIn!.setFaults([]);
-    const moved = await p.redrive();
-    expect(moved).to.deep.include({ moved: 1, left: [] });
+    const { stdout } = await run('npx', ['tsx', 'scripts/redrive.ts', '--endpoint', p.s3.endpoint], { cwd: ROOT, env: { ...process.env, ...p.cliEnv } });
+    expect(stdout).to.match(/^moved 1 message\(s\) from .*: 1 to the generate/m);
     expect(p.deadLetters()).to.deep.equal([]);
     await p.idle();
     const outcome = await p.waitForOutcome(key, 10_000);
