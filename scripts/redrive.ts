@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAsScript } from './cli/run-as-script';
 import { STACK_DIR, terraformOutputs } from './cli/target';
-import type { StackOutputName } from '../terraform/outputs.js';
+import type { StackOutputName } from '../terraform/outputs';
 
 /** Where the messages of one bucket's events go back to. */
 export interface Route {

@@ -1,5 +1,5 @@
 /**
- * How a command (`npm run upload`, `npm run status`) ends: `main`'s answer is the exit code; an
+ * How a command (`npm run upload`, `npm run status`, `npm run redrive`) ends: `main`'s answer is the exit code; an
  * error is printed as its message only, and exits 2 when the command line itself was wrong (as
  * `main` answers for the usage errors it finds), 1 otherwise.
  *

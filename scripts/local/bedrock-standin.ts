@@ -285,6 +285,13 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
 
   /** When the quota lets the next call through (ms since the epoch). */
   let nextTurn = 0;
+  /** Takes the next turn under a quota: how long this call waits for it. */
+  const waitForTurn = (callsPerSecond: number): number => {
+    const now = Date.now();
+    const turn = Math.max(now, nextTurn);
+    nextTurn = turn + 1000 / callsPerSecond;
+    return turn - now;
+  };
   /** The first fault that answers this call, after running the delays and quotas in front of it. */
   const takeFault = async (modelId: string): Promise<{ answer: Exclude<Fault, { kind: 'delay' | 'quota' }> | null; delayed: 'delay' | 'quota' | null }> => {
     let delayed: 'delay' | 'quota' | null = null;
@@ -293,15 +300,7 @@ export async function startBedrockStandIn(options: StandInOptions & { port?: num
       entry.left -= 1;
       if (entry.fault.kind === 'delay' || entry.fault.kind === 'quota') {
         delayed = entry.fault.kind;
-        let wait = 0;
-        if (entry.fault.kind === 'delay') wait = entry.fault.ms;
-        else {
-          const now = Date.now();
-          const turn = Math.max(now, nextTurn);
-          nextTurn = turn + 1000 / entry.fault.callsPerSecond;
-          wait = turn - now;
-        }
-        await sleep(wait);
+        await sleep(entry.fault.kind === 'delay' ? entry.fault.ms : waitForTurn(entry.fault.callsPerSecond));
         if (closing) break;
         continue;
       }

@@ -175,12 +175,14 @@ export class LocalFunction {
       child.once('exit', (code) => reject(new Error(`environment exited during start with code ${code}`)));
     });
     const environment: Environment = { child, ready, busy: false };
-    child.on('exit', () => {
-      const index = this.environments.indexOf(environment);
-      if (index >= 0) this.environments.splice(index, 1);
-    });
+    child.on('exit', () => this.removeFromPool(environment));
     this.environments.push(environment);
     return environment;
+  }
+
+  private removeFromPool(environment: Environment): void {
+    const index = this.environments.indexOf(environment);
+    if (index >= 0) this.environments.splice(index, 1);
   }
 
   /**
@@ -188,8 +190,7 @@ export class LocalFunction {
    * meanwhile would fail with the dead environment (or EPIPE).
    */
   private discard(environment: Environment): void {
-    const index = this.environments.indexOf(environment);
-    if (index >= 0) this.environments.splice(index, 1);
+    this.removeFromPool(environment);
     environment.child.kill('SIGKILL');
   }
 

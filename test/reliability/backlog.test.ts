@@ -48,11 +48,11 @@ const UPLOADS = Number(process.env.ICP_BACKLOG_UPLOADS ?? 2000);
  * Earlier versions paced by CAP ÷ DELAY_MS alone, which counts generate's own time per job in the
  * drain: 13–27% slower than that rate depending on the machine.
  *
- * Time compression shortens SQS's times, not the work each upload costs in real CPU: measured
- * with `--cpu-prof` and /proc on 2 cores, about 0.25 s per upload in all (prepare ~85 ms: the
- * 1 MP resize, edges and PNGs; generate ~100 ms: SDK requests to S3 and the contact sheet; this
- * process ~45–65 ms: the S3/SQS server and the stand-in's picture), so RATE stays where this
- * machine has a core to spare.
+ * Time compression shortens SQS's times, not the work each upload costs in real CPU: about
+ * 0.29 s per upload in all on 2 cores (584 CPU-s for this file at 2,000 uploads; with
+ * `--cpu-prof`: prepare ~85 ms for the 1 MP resize, edges and PNGs, generate ~100 ms for its S3
+ * requests and the contact sheet, this process ~45–65 ms for the S3/SQS server and the
+ * stand-in's picture), so RATE stays where this machine has a core to spare.
  */
 const RATE = 5;
 const DELAY_MS = 2500;
